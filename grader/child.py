@@ -1,0 +1,275 @@
+"""The child's side of the sandbox: run the student's cells, then answer calls to their function.
+
+This module runs inside processes forked per submission from a warm worker that has already
+imported torch and IPython. Such a process holds no secret, no hidden seed and no reference:
+only the case inputs it is sent. Two processes per submission:
+
+    supervisor  trusted; a subreaper in its own session, it waits for the student process and
+                then kills everything the submission started, detached processes included
+    student     resource-limited, unprivileged when we are root, in a fresh working folder;
+                runs the cells with IPython (magics work) and serves JSON requests
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import linecache
+import os
+import resource
+import signal
+import sys
+import traceback
+from typing import Any
+
+import torch
+from IPython.core.interactiveshell import InteractiveShell
+from torch.overrides import TorchFunctionMode
+from traitlets.config import Config
+
+from grader import wire
+
+BUILTIN_RNN_FUNCTIONS = frozenset({"rnn_tanh", "rnn_relu", "rnn_tanh_cell", "_thnn_fused_gru_cell"})
+NOBODY = 65534
+PR_SET_CHILD_SUBREAPER = 36
+_SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+_detach = torch._C.TensorBase.detach  # bound before student code runs, so it cannot be patched
+
+
+def warm_shell() -> InteractiveShell:
+    """The IPython shell, created once in the warm worker and inherited by every fork."""
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    config.InteractiveShell.xmode = "plain"
+    return InteractiveShell.instance(config=config)
+
+
+class BuiltinRnnWatch(TorchFunctionMode):
+    """Notes every call of the fused RNN kernels and the storage of what they returned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.storages: set[int] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if getattr(func, "__name__", "") in BUILTIN_RNN_FUNCTIONS:
+            self.calls += 1
+            for item in result if isinstance(result, tuple) else (result,):
+                if isinstance(item, torch.Tensor):
+                    self.storages.add(item.untyped_storage().data_ptr())
+        return result
+
+
+# --- supervisor ----------------------------------------------------------------------------
+
+def supervise(conn, status_conn, workdir: str, outdir: str, limits: dict[str, Any]) -> None:
+    """Entry point of the forked child: start the student process, clean up after it."""
+    os.setsid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    student: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: student and _kill_everything(student[0]))
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        status_conn.close()
+        _student_main(conn, workdir, outdir, limits)
+    student.append(pid)
+    conn.close()
+    _, status = os.waitpid(pid, 0)
+    _kill_everything(pid)
+    status_conn.send_bytes(json.dumps(_describe_status(status)).encode())
+
+
+def _describe_status(status: int) -> dict[str, int]:
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"exit": os.WEXITSTATUS(status)}
+
+
+def _kill_everything(student_pid: int) -> None:
+    """Kill the student's process group, then every orphan reparented to us, until none."""
+    try:
+        os.killpg(student_pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for _ in range(100):
+        children = _children_of(os.getpid())
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            return
+        if not children:
+            return
+
+
+def _children_of(parent: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(entry))
+    return children
+
+
+# --- student process -----------------------------------------------------------------------
+
+def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> None:
+    code = 70
+    try:
+        _confine(workdir, outdir, limits)
+        code = Student(conn, limits).serve()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - the student may have replaced the stream
+                pass
+        os._exit(code)
+
+
+def _confine(workdir: str, outdir: str, limits: dict[str, Any]) -> None:
+    """Own process group, limits, clean environment, own folder, no privileges."""
+    os.setpgid(0, 0)
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        target = os.open(os.path.join(outdir, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    address_space = _current_address_space() + limits["memory_mb"] * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    safe = {key: os.environ[key] for key in _SAFE_ENV if key in os.environ}
+    os.environ.clear()
+    os.environ.update(safe, HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg")
+    if os.geteuid() == 0:
+        os.chown(workdir, NOBODY, NOBODY)
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    os.chdir(workdir)
+    torch.set_num_threads(1)
+
+
+def _current_address_space() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class Student:
+    """Serves the grading process: run the cells once, then call the function per case."""
+
+    def __init__(self, conn, limits: dict[str, Any]) -> None:
+        self.conn = conn
+        self.limits = limits
+        self.shell = InteractiveShell.instance() if InteractiveShell.initialized() \
+            else warm_shell()
+        self.watch = BuiltinRnnWatch()
+        self.cell_of_execution: dict[int, int] = {}
+
+    def serve(self) -> int:
+        while True:
+            message = wire.loads(self.conn.recv_bytes())
+            if message["op"] == "bye":
+                return 0
+            handler = {"run": self.run_cells, "call": self.call}[message["op"]]
+            self.conn.send_bytes(wire.dumps(handler(message)))
+
+    def run_cells(self, message: dict[str, Any]) -> dict[str, Any]:
+        errors = []
+        with self.watch:
+            for cell in message["cells"]:
+                self.cell_of_execution[self.shell.execution_count] = cell["index"]
+                result = self.shell.run_cell(cell["source"], store_history=True, silent=False)
+                error = result.error_before_exec or result.error_in_exec
+                if error is not None:
+                    errors.append(dict(self.describe_exception(error), cell=cell["index"]))
+        function = self.shell.user_ns.get(message["function"])
+        return {"errors": errors, "defined": callable(function),
+                "builtin_calls": self.watch.calls}
+
+    def call(self, message: dict[str, Any]) -> dict[str, Any]:
+        exercise = importlib.import_module(message["exercise_module"])
+        arrays = {name: wire.decode_array(value, 10**8) for name, value in message["arrays"].items()}
+        self.shell.user_ns.update(exercise.child_namespace(message["sizes"], arrays))
+        function = self.shell.user_ns.get(message["function"])
+        if not callable(function):
+            return {"error": {"kind": "missing"}}
+        calls_before = self.watch.calls
+        try:
+            with self.watch:
+                returned = function()
+        except BaseException as error:  # noqa: BLE001 - SystemExit and friends are answers too
+            return {"error": self.describe_exception(error),
+                    "builtin_calls": self.watch.calls - calls_before}
+        answer = self.encode_returned(returned)
+        answer["builtin_calls"] = self.watch.calls - calls_before
+        return answer
+
+    def encode_returned(self, returned: object) -> dict[str, Any]:
+        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+            length = len(returned) if isinstance(returned, (tuple, list)) else None
+            return {"error": {"kind": "not_pair", "type": type(returned).__name__,
+                              "length": length}}
+        values, builtin_result = [], False
+        for position, item in enumerate(returned):
+            if not isinstance(item, torch.Tensor):
+                return {"error": {"kind": "not_tensor", "position": position,
+                                  "type": type(item).__name__}}
+            with torch._C.DisableTorchFunctionSubclass():
+                tensor = _detach(item)
+                builtin_result |= tensor.untyped_storage().data_ptr() in self.watch.storages
+                if tensor.numel() > self.limits["max_elements"]:
+                    return {"error": {"kind": "too_large", "position": position,
+                                      "elements": tensor.numel()}}
+                values.append(self.encode_tensor(tensor))
+        return {"values": values, "builtin_result": builtin_result}
+
+    @staticmethod
+    def encode_tensor(tensor: torch.Tensor) -> dict[str, Any]:
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        if tensor.is_complex() or dtype not in wire.ALLOWED_DTYPES:
+            return {"dtype": dtype, "unsupported": True, "shape": list(tensor.shape)}
+        widened = tensor.cpu().float() if dtype == "bfloat16" else tensor.cpu()
+        encoded = wire.encode_array(widened.contiguous().numpy())
+        encoded["torch_dtype"] = dtype
+        return encoded
+
+    def describe_exception(self, error: BaseException) -> dict[str, Any]:
+        """Type, message and the traceback trimmed to the student's own cells."""
+        frames = []
+        for frame in traceback.extract_tb(error.__traceback__):
+            if not frame.filename.startswith("<ipython-input-"):
+                continue
+            execution = int(frame.filename.split("-")[2])
+            cell = self.cell_of_execution.get(execution)
+            line = linecache.getline(frame.filename, frame.lineno).rstrip()
+            frames.append({"cell": cell, "line": frame.lineno, "function": frame.name,
+                           "code": line.strip()})
+        if isinstance(error, SyntaxError) and error.lineno is not None:
+            frames.append({"cell": None, "line": error.lineno, "function": "",
+                           "code": (error.text or "").strip()})
+        return {"kind": "exception", "type": type(error).__name__,
+                "message": str(error)[:2000], "frames": frames[-6:]}

@@ -1,0 +1,139 @@
+"""Turn failures into feedback a student can act on.
+
+Three kinds of explanation: why a call failed (exceptions, wrong return types, limits), which
+catalogued mistake the result matches (run in the grading process on the same inputs), and,
+when none does, where the result departs from the reference (which direction, from which step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from grader.exercises.base import Exercise
+from grader.reference import Reference
+from grader.results import OutputCheck
+
+MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "out of memory")
+MISTAKE_SLACK = 4.0  # a mistake's own float32 rounding may exceed the reference's bound
+
+
+def is_memory_error(error: Mapping[str, Any]) -> bool:
+    message = str(error.get("message", "")).lower()
+    return error.get("type") == "MemoryError" or any(word in message for word in MEMORY_WORDS)
+
+
+def format_traceback(error: Mapping[str, Any]) -> list[str]:
+    """The student's own frames only: cell number, line, function and code."""
+    lines = []
+    for frame in error.get("frames", []):
+        cell = f"cell {frame['cell'] + 1}" if frame.get("cell") is not None else "your code"
+        where = f" in {frame['function']}" if frame.get("function") not in ("", "<module>") else ""
+        lines.append(f"  {cell}, line {frame['line']}{where}: {frame['code']}")
+    return lines
+
+
+def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int) -> str:
+    kind, message = error.get("type", ""), error.get("message", "")
+    if kind == "NotImplementedError":
+        return (f"{function} is not implemented yet: replace `raise NotImplementedError()` in "
+                "its cell with your code.")
+    if kind == "SystemExit":
+        return f"{function} called sys.exit(); return (output, h_n) instead."
+    if kind in ("EOFError", "StdinNotImplementedError"):
+        return "input() cannot be answered while grading; remove calls to input()."
+    if is_memory_error(error):
+        return (f"{function} ran out of memory (limit {memory_mb} MB): look for tensors that "
+                "grow with every step or sizes multiplied by mistake.")
+    trace = format_traceback(error)
+    lines = [f"{function} raised {kind}: {message}"]
+    if trace:
+        lines += ["Where, in your notebook:", *trace]
+    return "\n".join(lines)
+
+
+def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_mb: int,
+                         max_elements: int) -> str:
+    """A call answered with an error instead of values."""
+    function, names = exercise.function, exercise.output_names
+    kind = problem.get("kind")
+    if kind == "missing":
+        return (f"The notebook defines no function {function}(); keep the cell that starts "
+                f"with `def {function}():` and its name.")
+    if kind == "not_pair":
+        length = problem.get("length")
+        got = f"a {problem['type']} of {length} items" if length is not None else \
+            f"a {problem['type']}"
+        return (f"{function} must return a tuple of two tensors ({', '.join(names)}); it "
+                f"returned {got}.")
+    if kind == "not_tensor":
+        position = problem["position"]
+        return (f"{names[position]} (item {position} of the tuple) is a {problem['type']}, "
+                "not a torch.Tensor.")
+    if kind == "too_large":
+        return (f"{names[problem['position']]} has {problem['elements']} elements, more than "
+                f"the limit of {max_elements}; it should be far smaller.")
+    return explain_exception(function, problem, memory_mb)
+
+
+def matching_mistakes(exercise: Exercise, inputs: Mapping[str, np.ndarray],
+                      reference: Reference, returned: Mapping[str, np.ndarray]) -> list[str]:
+    """Keys of catalogued mistakes whose result the student's matches, on these inputs."""
+    found = []
+    for mistake in exercise.mistakes:
+        predicted = mistake.compute(inputs)
+        if _close(predicted, reference.values, reference, slack=1.0):
+            continue  # on these inputs the mistake makes no difference: no evidence
+        if _close(returned, predicted, reference, slack=MISTAKE_SLACK):
+            found.append(mistake.key)
+    return found
+
+
+def _close(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], reference: Reference,
+           slack: float) -> bool:
+    for name, expected in want.items():
+        values = got.get(name)
+        if values is None or np.squeeze(values).shape != np.squeeze(expected).shape:
+            return False
+        values, expected = np.squeeze(values).astype(np.float64), np.squeeze(expected)
+        tolerance = reference.tolerance[name]
+        if tolerance.shape != expected.shape:
+            tolerance = tolerance.max()
+        allowed = slack * tolerance + 1e-5 * np.abs(expected)
+        if not np.all(np.abs(values - expected) <= allowed):
+            return False
+    return True
+
+
+def describe_mistakes(exercise: Exercise, keys: list[str]) -> list[str]:
+    by_key = {mistake.key: mistake for mistake in exercise.mistakes}
+    return [f"This looks like a known mistake: {by_key[key].title}. Hint: {by_key[key].hint}"
+            for key in keys]
+
+
+def localise(checks: list[OutputCheck], steps: int) -> list[str]:
+    """Which direction is right, and where each wrong one first departs."""
+    by_name = {check.name: check for check in checks}
+    lines = []
+    output = by_name.get("output")
+    if output and output.halves_ok and not output.ok:
+        for half, ok in output.halves_ok.items():
+            if ok:
+                lines.append(f"The {half} half of output is right.")
+                continue
+            step = output.first_divergence.get(half)
+            start = "t = 0" if half == "forward" else f"t = {steps - 1}"
+            first = "at its very first step" if step == (0 if half == "forward" else steps - 1) \
+                else f"first at t = {step}"
+            lines.append(f"The {half} half of output goes wrong {first} (it starts at {start}).")
+    h_n = by_name.get("h_n")
+    if output and h_n and output.halves_ok and h_n.halves_ok:
+        if output.ok and not h_n.ok:
+            lines.append("output is right but h_n is not: h_n holds each direction's final state; "
+                         "the reverse direction's last step is at t = 0.")
+        elif h_n.ok and not output.ok:
+            lines.append("h_n is right but output is not: look at where each step's state is "
+                         "stored in output.")
+    return lines

@@ -1,0 +1,60 @@
+"""The interface between the generic grading pipeline and one exercise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Sizes = Mapping[str, int]
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """How one case is made: fixed sizes for public cases, a rule for hidden ones.
+
+    `label` says what the case is for ("one step, one sequence"); `draw_sizes` turns a
+    random generator into sizes that keep the case's structure (e.g. N != L).
+    """
+
+    label: str
+    public_sizes: Sizes
+    draw_sizes: Callable[[np.random.Generator], dict[str, int]]
+    zero_h0: bool = False
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A catalogued wrong implementation, run in the grading process to diagnose."""
+
+    key: str
+    title: str
+    hint: str
+    compute: Callable[[Mapping[str, np.ndarray]], Arrays]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """Everything the pipeline needs to know about one exercise."""
+
+    name: str
+    function: str
+    output_names: tuple[str, ...]
+    notebook_sizes: Sizes
+    case_plans: tuple[CasePlan, ...]
+    # Grading-process side: inputs, reference, rounding bound, shapes, diagnosis.
+    make_inputs: Callable[[Sizes, int, bool], Arrays]
+    reference: Callable[[Mapping[str, np.ndarray]], Arrays]
+    rounding_bound: Callable[[Mapping[str, np.ndarray]], Arrays]
+    expected_shape: Callable[[str, Sizes], tuple[int, ...]]
+    explain_shape: Callable[[str, tuple[int, ...], Sizes], str]
+    split_halves: Callable[[str, np.ndarray], dict[str, np.ndarray]]
+    describe_sizes: Callable[[Sizes], str]
+    # Child side: turns plain inputs into the notebook's globals (runs in the student's process).
+    child_module: str = ""
+    mistakes: tuple[Mistake, ...] = ()
+    forbidden_calls: tuple[str, ...] = ()
+    forbidden_message: str = ""
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,367 @@
+"""The bidirectional RNN exercise: names, sizes, cases, reference, shapes and mistakes.
+
+Students complete `manual_rnn()`, which reads the notebook's globals and returns
+`(output, h_n)` exactly as `nn.RNN(I, H, bidirectional=True)(sequence, h_0)` would.
+Shapes: L time steps, N sequences in the batch, I input features, H hidden features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from grader.exercises.base import Arrays, CasePlan, Exercise, Mistake, Sizes
+
+WEIGHTS = {  # notebook global -> nn.RNN parameter
+    "w_ih_l0": "weight_ih_l0",
+    "b_ih_l0": "bias_ih_l0",
+    "w_hh_l0": "weight_hh_l0",
+    "b_hh_l0": "bias_hh_l0",
+    "w_r_ih_l0": "weight_ih_l0_reverse",
+    "b_r_ih_l0": "bias_ih_l0_reverse",
+    "w_r_hh_l0": "weight_hh_l0_reverse",
+    "b_r_hh_l0": "bias_hh_l0_reverse",
+}
+NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
+UNIT_ROUNDOFF_F32 = 2.0**-24
+TANH_ULPS = 4.0  # float32 tanh is accurate to a few units in the last place
+
+
+def _distinct(rng: np.random.Generator, low: int, high: int, avoid: int) -> int:
+    choices = [v for v in range(low, high + 1) if v != avoid]
+    return int(rng.choice(choices))
+
+
+def _draw_one_step(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 7))
+    return {"L": 1, "N": 1, "I": _distinct(rng, 2, 7, hidden), "H": hidden}
+
+
+def _draw_batch_of_steps_one(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 6))
+    return {"L": 1, "N": int(rng.integers(2, 6)), "I": _distinct(rng, 2, 6, hidden), "H": hidden}
+
+
+def _draw_one_sequence(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 6))
+    return {"L": int(rng.integers(4, 9)), "N": 1, "I": _distinct(rng, 2, 6, hidden), "H": hidden}
+
+
+def _draw_batch_longer(rng: np.random.Generator) -> dict[str, int]:
+    steps = int(rng.integers(2, 5))
+    hidden = int(rng.integers(3, 7))
+    return {"L": steps, "N": int(rng.integers(steps + 1, 8)),
+            "I": _distinct(rng, 2, 7, hidden), "H": hidden}
+
+
+def _draw_wide_hidden(rng: np.random.Generator) -> dict[str, int]:
+    steps = int(rng.integers(3, 8))
+    return {"L": steps, "N": _distinct(rng, 2, 5, steps), "I": int(rng.integers(2, 7)),
+            "H": int(rng.integers(8, 17))}
+
+
+CASE_PLANS = (
+    CasePlan("the notebook's own sizes", NOTEBOOK_SIZES, lambda rng: dict(NOTEBOOK_SIZES)),
+    CasePlan("one time step, one sequence", {"L": 1, "N": 1, "I": 3, "H": 2}, _draw_one_step),
+    CasePlan("one time step, a batch of sequences", {"L": 1, "N": 4, "I": 2, "H": 3},
+             _draw_batch_of_steps_one, zero_h0=True),
+    CasePlan("one long sequence", {"L": 7, "N": 1, "I": 2, "H": 5}, _draw_one_sequence),
+    CasePlan("more sequences than time steps", {"L": 2, "N": 5, "I": 6, "H": 3},
+             _draw_batch_longer, zero_h0=True),
+    CasePlan("a wide hidden state", {"L": 4, "N": 2, "I": 3, "H": 10}, _draw_wide_hidden),
+)
+
+
+def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
+    """Weights drawn like nn.RNN's own initialisation, a normal sequence and h_0; float32."""
+    rng = np.random.default_rng(seed)
+    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
+    bound = 1.0 / np.sqrt(hidden)
+    weight_shapes = {"ih": (hidden, inputs), "hh": (hidden, hidden)}
+    arrays: Arrays = {}
+    for name in WEIGHTS:
+        kind = "ih" if "ih" in name else "hh"
+        shape = weight_shapes[kind] if name.startswith("w") else (hidden,)
+        arrays[name] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
+    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
+    h_0 = np.zeros((2, batch, hidden)) if zero_h0 else rng.standard_normal((2, batch, hidden))
+    arrays["h_0"] = h_0.astype(np.float32)
+    return arrays
+
+
+def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
+    steps, batch, features = inputs["sequence"].shape
+    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[0]}
+
+
+def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """nn.RNN itself, in float64, on the case's float32 values."""
+    import torch
+
+    sizes = sizes_of(inputs)
+    rnn = torch.nn.RNN(sizes["I"], sizes["H"], num_layers=1, bidirectional=True).double()
+    with torch.no_grad():
+        for global_name, parameter in WEIGHTS.items():
+            getattr(rnn, parameter).copy_(torch.from_numpy(inputs[global_name].astype(np.float64)))
+        sequence = torch.from_numpy(inputs["sequence"].astype(np.float64))
+        h_0 = torch.from_numpy(inputs["h_0"].astype(np.float64))
+        output, h_n = rnn(sequence, h_0)  # (L, N, 2H), (2, N, H)
+    return {"output": output.numpy(), "h_n": h_n.numpy()}
+
+
+def _direction_weights(inputs: Mapping[str, np.ndarray], reverse: bool) -> tuple[np.ndarray, ...]:
+    prefix = "w_r_" if reverse else "w_"
+    bias = "b_r_" if reverse else "b_"
+    return (inputs[prefix + "ih_l0"], inputs[bias + "ih_l0"],
+            inputs[prefix + "hh_l0"], inputs[bias + "hh_l0"])
+
+
+def _largest_tanh_slope(pre: np.ndarray, pre_error: np.ndarray) -> np.ndarray:
+    nearest_to_zero = np.maximum(np.abs(pre) - pre_error, 0.0)
+    return 1.0 - np.tanh(nearest_to_zero) ** 2
+
+
+def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """Component-wise bound on the rounding error of any float32 evaluation of the RNN.
+
+    Each pre-activation sums n = I + H + 2 products; in any summation order its error is
+    at most gamma_n * sum|terms| (Higham, Accuracy and Stability, 3.1). tanh is
+    monotone with slope 1 - tanh(z)^2, so an error e in the pre-activation moves h_t by at
+    most e times the largest slope within e of it; tanh itself adds a few ulps.
+    """
+    sizes = sizes_of(inputs)
+    n_terms = sizes["I"] + sizes["H"] + 2
+    gamma = n_terms * UNIT_ROUNDOFF_F32 / (1 - n_terms * UNIT_ROUNDOFF_F32)
+    x = inputs["sequence"].astype(np.float64)  # (L, N, I)
+    halves, finals = [], []
+    for direction, reverse in ((0, False), (1, True)):
+        w_ih, b_ih, w_hh, b_hh = (a.astype(np.float64) for a in _direction_weights(inputs, reverse))
+        h = inputs["h_0"][direction].astype(np.float64)  # (N, H)
+        error = np.zeros_like(h)
+        bounds = np.zeros((sizes["L"], sizes["N"], sizes["H"]))
+        steps = range(sizes["L"] - 1, -1, -1) if reverse else range(sizes["L"])
+        for t in steps:
+            pre = x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (N, H)
+            magnitude = np.abs(x[t]) @ np.abs(w_ih).T + np.abs(b_ih) + np.abs(b_hh) \
+                + (np.abs(h) + error) @ np.abs(w_hh).T
+            pre_error = gamma * magnitude + error @ np.abs(w_hh).T
+            h = np.tanh(pre)
+            error = _largest_tanh_slope(pre, pre_error) * pre_error \
+                + TANH_ULPS * UNIT_ROUNDOFF_F32 * np.abs(h)
+            bounds[t] = error
+        halves.append(bounds)
+        finals.append(error)
+    return {"output": np.concatenate(halves, axis=2), "h_n": np.stack(finals)}
+
+
+# --- Shapes --------------------------------------------------------------------------------
+
+def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
+    if name == "output":
+        return (sizes["L"], sizes["N"], 2 * sizes["H"])
+    return (2, sizes["N"], sizes["H"])
+
+
+def describe_sizes(sizes: Sizes) -> str:
+    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
+
+
+def _shape_stories(name: str, sizes: Sizes) -> dict[tuple[int, ...], str]:
+    """Known wrong shapes and what each one usually means, most specific first."""
+    steps, batch, hidden = sizes["L"], sizes["N"], sizes["H"]
+    if name == "output":
+        return {
+            (steps, batch, hidden): "only one direction: the reverse half is missing. output "
+            "holds both directions side by side, forward in [..., :H] and reverse in [..., H:].",
+            (batch, steps, 2 * hidden): "batch and time are swapped. sequence is (L, N, I), time "
+            "first (nn.RNN's default batch_first=False), and output keeps that order.",
+            (steps, batch, 2, hidden): "the directions are stacked on a new axis; output "
+            "concatenates them along the last axis instead (torch.cat(..., dim=2)).",
+            (2, steps, batch, hidden): "the directions are stacked on a new first axis; output "
+            "concatenates them along the last axis instead (torch.cat(..., dim=2)).",
+            (steps - 1, batch, 2 * hidden): "one time step is missing: the loops should visit "
+            "all L steps.",
+            (steps, batch, hidden * 2 * 2): "the hidden features are doubled twice; check how the "
+            "two directions are joined.",
+        }
+    return {
+        (batch, hidden): "only one direction's final state; h_n stacks the forward and the "
+        "reverse final states into shape (D, N, H).",
+        (1, batch, hidden): "only one direction's final state; h_n holds D = 2 of them, forward "
+        "first.",
+        (batch, 2 * hidden): "the final states are concatenated; h_n stacks them on a new first "
+        "axis (torch.stack) into (D, N, H).",
+        (batch, 2, hidden): "the directions are stacked on the wrong axis: h_n is (D, N, H).",
+        (steps, batch, 2 * hidden): "this looks like output, not h_n; h_n holds only each "
+        "direction's final state.",
+        (2, steps, batch, hidden): "this holds every step; h_n holds only each direction's final "
+        "state.",
+    }
+
+
+def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
+    """Say why `got` is not the expected shape, as precisely as the shape allows."""
+    stories = _shape_stories(name, sizes)
+    if got in stories:
+        return stories[got]
+    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
+    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
+        return ("this is the shape for the notebook's own sizes "
+                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
+                "sequence.shape and H from the weights (or the size globals), so the function "
+                "works for any sizes.")
+    return "compare each axis with the shapes in the notebook's explanation."
+
+
+def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Forward and reverse parts of a correctly shaped result."""
+    if name == "output":
+        hidden = values.shape[-1] // 2
+        return {"forward": values[..., :hidden], "reverse": values[..., hidden:]}
+    return {"forward": values[0], "reverse": values[1]}
+
+
+# --- The student's side: globals for one case (runs in the child process) ------------------
+
+def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
+    """The notebook's globals for one case, with a fresh `rnn` holding the case's weights."""
+    import torch
+
+    rnn = torch.nn.RNN(sizes["I"], sizes["H"], num_layers=1, bidirectional=True)
+    with torch.no_grad():
+        for global_name, parameter in WEIGHTS.items():
+            getattr(rnn, parameter).copy_(torch.from_numpy(arrays[global_name]))
+    namespace: dict[str, object] = {
+        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
+        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": 1, "D": 2,
+        "BIDIRECTIONAL": True, "BIDERECTIONAL": True,  # the tutorial's spelling, kept
+        "rnn": rnn,
+        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
+        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (2, N, H)
+    }
+    namespace.update({name: getattr(rnn, parameter) for name, parameter in WEIGHTS.items()})
+    return namespace
+
+
+# --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
+
+def _direction(inputs: Mapping[str, np.ndarray], reverse: bool, *, weights_reverse: bool,
+               activation, keep_b_ih: bool = True, keep_b_hh: bool = True,
+               use_h0: bool = True, visit_reversed: bool,
+               steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """One direction's states (L, N, H), index t after reading x_t, and its final state."""
+    w_ih, b_ih, w_hh, b_hh = (a.astype(np.float64) for a in _direction_weights(inputs,
+                                                                              weights_reverse))
+    x = inputs["sequence"].astype(np.float64)  # (L, N, I)
+    h = inputs["h_0"][int(reverse)].astype(np.float64)  # (N, H)
+    if not use_h0:
+        h = np.zeros_like(h)
+    states = np.zeros(x.shape[:2] + (w_hh.shape[0],))  # (L, N, H)
+    order = list(range(x.shape[0] - 1, -1, -1) if visit_reversed else range(x.shape[0]))
+    for t in order[:steps]:
+        h = activation(x[t] @ w_ih.T + keep_b_ih * b_ih + h @ w_hh.T + keep_b_hh * b_hh)
+        states[t] = h
+    return states, h
+
+
+def _birnn(inputs: Mapping[str, np.ndarray], *, activation=np.tanh, keep_b_ih: bool = True,
+           keep_b_hh: bool = True, use_h0: bool = True, reverse_weights: bool = True,
+           reverse_visits_reversed: bool = True, reverse_stored_forward: bool = False,
+           swap_halves: bool = False, hn_reverse_at_last: bool = False, steps_missing: int = 0,
+           forward_only: bool = False) -> Arrays:
+    steps = inputs["sequence"].shape[0] - steps_missing
+    common = {"activation": activation, "keep_b_ih": keep_b_ih, "keep_b_hh": keep_b_hh,
+              "use_h0": use_h0, "steps": steps}
+    forward, h_forward = _direction(inputs, False, weights_reverse=False, visit_reversed=False,
+                                    **common)
+    if forward_only:
+        return {"output": forward, "h_n": h_forward[None]}
+    backward, h_backward = _direction(inputs, True, weights_reverse=reverse_weights,
+                                      visit_reversed=reverse_visits_reversed, **common)
+    if hn_reverse_at_last:
+        h_backward = backward[-1]
+    if reverse_stored_forward:
+        backward = backward[::-1]
+    halves = [backward, forward] if swap_halves else [forward, backward]
+    return {"output": np.concatenate(halves, axis=2), "h_n": np.stack([h_forward, h_backward])}
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0.0)
+
+
+def _identity(z: np.ndarray) -> np.ndarray:
+    return z
+
+
+def _mistake(key: str, title: str, hint: str, **variant) -> Mistake:
+    return Mistake(key, title, hint, lambda inputs: _birnn(inputs, **variant))
+
+
+MISTAKES = (
+    _mistake("reverse_at_forward_index", "reverse outputs stored at the forward time index",
+             "The reverse direction's state after reading x_t belongs at output[t], the same "
+             "place as the forward state for x_t. Check where each reverse step is written.",
+             reverse_stored_forward=True),
+    _mistake("reverse_reads_forward_order", "reverse direction reads the sequence in forward "
+             "order", "The reverse direction starts at the last time step and walks back to the "
+             "first. Check the order in which it visits the sequence.",
+             reverse_visits_reversed=False),
+    _mistake("halves_swapped", "forward and reverse halves swapped in output",
+             "output puts the forward direction first ([..., :H]) and the reverse one second.",
+             swap_halves=True),
+    _mistake("missing_b_ih", "the input bias b_ih left out",
+             "Each step adds two biases: one with the input term and one with the hidden term. "
+             "Look at the input-to-hidden term.", keep_b_ih=False),
+    _mistake("missing_b_hh", "the hidden bias b_hh left out",
+             "Each step adds two biases: one with the input term and one with the hidden term. "
+             "Look at the hidden-to-hidden term.", keep_b_hh=False),
+    _mistake("missing_both_biases", "both biases left out",
+             "nn.RNN adds a bias to the input term and another to the hidden term.",
+             keep_b_ih=False, keep_b_hh=False),
+    _mistake("relu_activation", "relu instead of tanh",
+             "nn.RNN's default nonlinearity squashes each pre-activation into (-1, 1).",
+             activation=_relu),
+    _mistake("no_activation", "no activation function",
+             "Each new hidden state passes through a nonlinearity before it is used or stored.",
+             activation=_identity),
+    _mistake("forward_weights_in_reverse", "forward weights used for the reverse direction",
+             "The reverse direction has its own four tensors, the ones with _r_ in their names.",
+             reverse_weights=False),
+    _mistake("h0_ignored", "h_0 ignored (state starts at zero)",
+             "Each direction starts from its own slice of h_0: h_0[0] forward, h_0[1] reverse.",
+             use_h0=False),
+    _mistake("hn_reverse_from_last_step", "h_n's reverse half taken at the last time step",
+             "The reverse direction finishes at t = 0, so that is where its final state is.",
+             hn_reverse_at_last=True),
+    _mistake("one_step_too_few", "one step too few",
+             "Both directions must visit every one of the L time steps; count the loop's steps.",
+             steps_missing=1),
+    _mistake("forward_only", "only the forward direction",
+             "A bidirectional RNN runs a second pass from the last step to the first with the "
+             "_reverse weights and joins both passes.", forward_only=True),
+)
+
+FORBIDDEN_CALLS = ("nn.RNN", "torch.nn.RNN", "RNN", "rnn", "rnn.forward", "rnn_tanh",
+                   "_VF", "_VariableFunctions", "RNNBase")
+
+EXERCISE = Exercise(
+    name="bidirectional_rnn",
+    function="manual_rnn",
+    output_names=("output", "h_n"),
+    notebook_sizes=NOTEBOOK_SIZES,
+    case_plans=CASE_PLANS,
+    make_inputs=make_inputs,
+    reference=reference,
+    rounding_bound=rounding_bound,
+    expected_shape=expected_shape,
+    explain_shape=explain_shape,
+    split_halves=split_halves,
+    describe_sizes=describe_sizes,
+    child_module=__name__,
+    mistakes=MISTAKES,
+    forbidden_calls=FORBIDDEN_CALLS,
+    forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN "
+    "(the rnn module, nn.RNN, torch.rnn_tanh or torch._VF) is not allowed.",
+)

@@ -1,0 +1,137 @@
+"""Load a submitted notebook: read it safely, pick the cells to run, read the function's code.
+
+Every way a file can fail to be a notebook (missing, empty, huge, not UTF-8, not JSON, not a
+notebook, an nbformat too old to upgrade) becomes one `NotebookError` with a message that
+says what to do. Nothing here executes the student's code.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+SKIP_TAG = "rnn-grader:skip"  # the self-check and nbgrader's own test cells
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+
+
+class NotebookError(Exception):
+    """The file cannot be graded as a notebook; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    index: int  # position among all cells, from 0
+    source: str
+
+
+@dataclass(frozen=True)
+class Notebook:
+    path: Path
+    cells: tuple[CodeCell, ...]
+
+
+def load_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Notebook:
+    raw = _read_bytes(path, max_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotebookError(f"{path.name} is not UTF-8 text (byte {error.start}); save it again "
+                            "from Jupyter, which always writes UTF-8.") from None
+    if not text.strip():
+        raise NotebookError(f"{path.name} is empty; save the notebook in Jupyter (File > Save) "
+                            "and submit it again.")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotebookError(f"{path.name} is not valid JSON (line {error.lineno}, column "
+                            f"{error.colno}): the file is damaged or was edited by hand. Open "
+                            "it in Jupyter, or start again from the assignment.") from None
+    if not isinstance(document, dict) or "cells" not in document and "worksheets" not in document:
+        raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (it has no cells); "
+                            "submit the .ipynb file you worked in.")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad files
+        version = document.get("nbformat", "unknown")
+        raise NotebookError(f"{path.name} could not be read as a notebook (nbformat {version}): "
+                            f"{_first_line(error)}. Open and save it in a current Jupyter."
+                            ) from None
+    cells = tuple(CodeCell(index, _source(cell)) for index, cell in enumerate(notebook.cells)
+                  if cell.get("cell_type") == "code" and not _skipped(cell))
+    return Notebook(path, cells)
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise NotebookError(f"{path.name} is {size / 2**20:.0f} MB, more than the "
+                                f"{max_bytes / 2**20:.0f} MB a notebook may have; clear its "
+                                "outputs (Edit > Clear All Outputs) and save it again.")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotebookError(f"{path} does not exist.") from None
+    except IsADirectoryError:
+        raise NotebookError(f"{path} is a folder, not a notebook.") from None
+    except PermissionError:
+        raise NotebookError(f"{path} cannot be read (permission denied).") from None
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _skipped(cell: dict) -> bool:
+    metadata = cell.get("metadata", {})
+    nbgrader = metadata.get("nbgrader", {})
+    is_test_cell = nbgrader.get("grade", False) and not nbgrader.get("solution", False)
+    return SKIP_TAG in metadata.get("tags", []) or bool(is_test_cell)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def forbidden_uses(notebook: Notebook, function: str, forbidden: tuple[str, ...]) -> list[str]:
+    """Places where the function's own code names a forbidden call (the built-in RNN)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    transformer = TransformerManager()
+    found = []
+    for cell in notebook.cells:
+        try:
+            tree = ast.parse(transformer.transform_cell(cell.source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == function:
+                found += [f"cell {cell.index + 1}, line {line}: {what}"
+                          for line, what in _forbidden_in(node, forbidden)]
+    return found
+
+
+def _forbidden_in(function: ast.FunctionDef, forbidden: tuple[str, ...]) -> list[tuple[int, str]]:
+    hits = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and _dotted(node.func) in forbidden:
+            hits.append((node.lineno, f"calls {_dotted(node.func)}(...)"))
+        elif isinstance(node, ast.Attribute) and node.attr in forbidden and \
+                node.attr.startswith(("_", "rnn_")):
+            hits.append((node.lineno, f"uses {node.attr}"))
+        elif isinstance(node, ast.Constant) and node.value in forbidden and \
+                str(node.value).startswith(("_", "rnn_")):
+            hits.append((node.lineno, f"names {node.value!r}"))
+    return hits
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""

@@ -1,0 +1,216 @@
+"""Grade one submission: load → run isolated → case inputs → reference → compare → diagnose.
+
+The stages never call each other; this module passes each one's result to the next. The report
+stage is left to the caller (terminal for `check`, files for `grade`).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from grader import diagnose, results, wire
+from grader.cases import Case, make_inputs
+from grader.compare import check_output
+from grader.config import Config
+from grader.exercises.base import Arrays, Exercise
+from grader.notebook import Notebook, NotebookError, forbidden_uses, load_notebook
+from grader.reference import Reference, compute_reference
+from grader.results import CaseResult, SubmissionResult
+from grader.sandbox import Sandbox, SandboxFailure
+
+
+@dataclass(frozen=True)
+class PreparedCase:
+    case: Case
+    inputs: Arrays
+    reference: Reference
+
+
+@dataclass
+class GradingPlan:
+    """What every submission of a batch is graded on. Cases are prepared once, lazily, so a
+    plain-fork sandbox can start before any reference exists in this process."""
+
+    exercise: Exercise
+    cases: list[Case]
+    config: Config
+
+    @cached_property
+    def prepared(self) -> list[PreparedCase]:
+        prepared = []
+        for case in self.cases:
+            inputs = make_inputs(self.exercise, case)
+            reference = compute_reference(self.exercise, inputs, self.config.tolerance)
+            prepared.append(PreparedCase(case, inputs, reference))
+        return prepared
+
+    @property
+    def max_score(self) -> float:
+        return self.config.scoring.points_per_case * len(self.cases)
+
+
+def grade_submission(path: Path, name: str, plan: GradingPlan, context) -> SubmissionResult:
+    """Always returns a result, even when the grader itself fails on this submission."""
+    started = time.monotonic()
+    result = SubmissionResult(name, str(path), results.GRADED, plan.max_score)
+    try:
+        _grade(path, plan, context, result)
+    except Exception:  # noqa: BLE001 - one submission must never stop a batch
+        result.status = results.GRADER_ERROR
+        result.message = ("The grader failed on this submission; this is not your fault. "
+                          "Your instructor has the details.")
+        result.stderr = traceback.format_exc()[-4000:]
+        result.cases, result.score = [], 0.0
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> None:
+    exercise, limits = plan.exercise, plan.config.limits
+    try:
+        notebook = load_notebook(path)
+    except NotebookError as error:
+        _fail(result, plan, results.INVALID, str(error))
+        return
+    forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
+    with Sandbox(context, limits) as sandbox:
+        try:
+            ran = _run_cells(sandbox, notebook, plan)
+        except SandboxFailure as failure:
+            status = results.TIMEOUT if failure.kind == "timeout" else results.CRASHED
+            _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
+                  f"{' (notebook time limit)' if failure.kind == 'timeout' else ''}.")
+        else:
+            result.message = _cell_errors_message(ran, exercise)
+            result.cases = _grade_cases(sandbox, plan)
+    result.stdout, result.stderr = sandbox.captured.stdout, sandbox.captured.stderr
+    runtime_builtin = any("built-in RNN" in (case.problem or "") for case in result.cases)
+    if forbidden or runtime_builtin:
+        where = "; ".join(forbidden) if forbidden else "seen while it ran"
+        _fail(result, plan, results.FORBIDDEN, f"{exercise.forbidden_message} ({where})")
+        return
+    if result.cases:
+        result.score = round(sum(case.score for case in result.cases), 6)
+        result.status = _status_from_cases(result.cases, result.status)
+
+
+def _run_cells(sandbox: Sandbox, notebook: Notebook, plan: GradingPlan) -> dict:
+    cells = [{"index": cell.index, "source": cell.source} for cell in notebook.cells]
+    return sandbox.request({"op": "run", "cells": cells, "function": plan.exercise.function},
+                           plan.config.limits.notebook_seconds)
+
+
+def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
+    errors = ran.get("errors", [])
+    if not errors:
+        return ""
+    first = errors[0]
+    cell = f"cell {first.get('cell', 0) + 1}"
+    detail = diagnose.explain_exception(exercise.function, first, 0).splitlines()[0]
+    if first.get("type") != "NotImplementedError":
+        detail = f"{first.get('type')}: {first.get('message', '')}"
+    more = f" ({len(errors) - 1} more cell(s) failed too)" if len(errors) > 1 else ""
+    return f"While running the notebook, {cell} failed: {detail}{more}"
+
+
+def _grade_cases(sandbox: Sandbox, plan: GradingPlan) -> list[CaseResult]:
+    graded: list[CaseResult] = []
+    dead: str | None = None
+    for prepared in plan.prepared:
+        case_result = CaseResult(prepared.case, plan.config.scoring.points_per_case)
+        if dead:
+            case_result.problem = f"Not run: {dead}"
+        else:
+            try:
+                _grade_case(sandbox, prepared, plan, case_result)
+            except SandboxFailure as failure:
+                story = _limit_story(failure)
+                suffix = " (time limit per call)" if failure.kind == "timeout" else ""
+                case_result.problem = f"{plan.exercise.function}: {story}{suffix}."
+                dead = f"an earlier case stopped the notebook's process ({story})."
+        graded.append(case_result)
+    return graded
+
+
+def _limit_story(failure: SandboxFailure) -> str:
+    if failure.kind == "output_limit":
+        return "the notebook printed more than the output limit allows"
+    if failure.kind == "timeout":
+        return f"{failure.message}; look for a loop that never ends or input()"
+    return failure.message
+
+
+def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
+                case_result: CaseResult) -> None:
+    exercise, limits, case = plan.exercise, plan.config.limits, prepared.case
+    answer = sandbox.request(
+        {"op": "call", "function": exercise.function, "exercise_module": exercise.child_module,
+         "sizes": case.sizes,
+         "arrays": {name: wire.encode_array(values) for name, values in prepared.inputs.items()}},
+        limits.call_seconds)
+    sizes = f"[{exercise.describe_sizes(case.sizes)}] "
+    if answer.get("builtin_calls") or answer.get("builtin_result"):
+        case_result.problem = sizes + "the built-in RNN was used to compute the result."
+        return
+    if "error" in answer:
+        case_result.problem = sizes + diagnose.explain_call_problem(
+            exercise, answer["error"], limits.memory_mb, limits.max_elements)
+        return
+    try:
+        returned = _decode_values(answer, exercise, limits.max_elements)
+    except wire.WireError as error:
+        case_result.problem = sizes + f"the returned values could not be read ({error})."
+        return
+    case_result.checks = [
+        check_output(exercise, name, values, dtype, prepared.reference, case.sizes, case.hidden)
+        for name, (values, dtype) in returned.items()]
+    part = case_result.max_score / (2 * len(case_result.checks))
+    case_result.score = part * sum(ok for check in case_result.checks
+                                   for ok in check.halves_ok.values())
+    if case_result.score < case_result.max_score:
+        arrays = {name: values for name, (values, _) in returned.items()}
+        case_result.mistakes = diagnose.matching_mistakes(exercise, prepared.inputs,
+                                                          prepared.reference, arrays)
+        case_result.diagnosis = diagnose.describe_mistakes(exercise, case_result.mistakes) \
+            or diagnose.localise(case_result.checks, case.sizes["L"])
+
+
+def _decode_values(answer: dict, exercise: Exercise,
+                   max_elements: int) -> dict[str, tuple[np.ndarray, str]]:
+    values = answer.get("values")
+    if not isinstance(values, list) or len(values) != len(exercise.output_names):
+        raise wire.WireError("expected one value per output")
+    decoded = {}
+    for name, value in zip(exercise.output_names, values):
+        dtype = str(value.get("torch_dtype", value.get("dtype"))) if isinstance(value, dict) \
+            else "?"
+        if isinstance(value, dict) and value.get("unsupported"):
+            decoded[name] = (np.zeros(value.get("shape", []), dtype=np.float32), dtype)
+        else:
+            decoded[name] = (wire.decode_array(value, max_elements), dtype)
+    return decoded
+
+
+def _status_from_cases(cases: list[CaseResult], current: str) -> str:
+    problems = [case.problem or "" for case in cases]
+    if all("not implemented yet" in problem for problem in problems):
+        return results.NOT_IMPLEMENTED
+    if any("time limit" in problem for problem in problems):
+        return results.TIMEOUT
+    if any("process" in problem and "Not run" not in problem for problem in problems):
+        return results.CRASHED
+    if any(problem for problem in problems):
+        return results.ERROR
+    return current
+
+
+def _fail(result: SubmissionResult, plan: GradingPlan, status: str, message: str) -> None:
+    result.status, result.message, result.score = status, message, 0.0
+    result.cases = [CaseResult(case, plan.config.scoring.points_per_case, problem="Not graded.")
+                    for case in plan.cases]

@@ -1,0 +1,94 @@
+"""What grading produces: checks of each output, each case, each submission. Plain dataclasses.
+
+Everything here can be shown to the student it belongs to: hidden cases' expected values are
+never stored in these objects, only error sizes, positions and shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.cases import Case
+
+# Submission statuses, as they appear in summary.csv.
+GRADED = "graded"
+NOT_IMPLEMENTED = "not_implemented"
+ERROR = "error"
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+LIMIT = "limit"
+INVALID = "invalid_notebook"
+FORBIDDEN = "builtin_rnn"
+GRADER_ERROR = "grader_error"
+
+
+@dataclass
+class OutputCheck:
+    """One returned tensor against the reference."""
+
+    name: str
+    expected_shape: tuple[int, ...]
+    got_shape: tuple[int, ...] | None
+    halves_ok: dict[str, bool]
+    summary: str
+    details: list[str] = field(default_factory=list)
+    # For pictures and localisation; never written to results.json for hidden cases.
+    error_ratio: np.ndarray | None = None
+    first_divergence: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.halves_ok) and all(self.halves_ok.values())
+
+
+@dataclass
+class CaseResult:
+    """One case: what came back, how it compares, what it means, and its points."""
+
+    case: Case
+    max_score: float
+    score: float = 0.0
+    checks: list[OutputCheck] = field(default_factory=list)
+    problem: str | None = None  # the call itself failed: exception, timeout, not a tuple...
+    diagnosis: list[str] = field(default_factory=list)
+    mistakes: list[str] = field(default_factory=list)  # keys of catalogued mistakes matched
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and self.score >= self.max_score
+
+    def feedback(self) -> str:
+        """The student-visible text for this case."""
+        lines = []
+        if self.problem:
+            lines.append(self.problem)
+        for check in self.checks:
+            lines.append(check.summary)
+            lines.extend(f"    {detail}" for detail in check.details)
+        lines.extend(self.diagnosis)
+        return "\n".join(lines)
+
+
+@dataclass
+class SubmissionResult:
+    """A whole submission's grade and feedback."""
+
+    name: str
+    path: str
+    status: str
+    max_score: float
+    score: float = 0.0
+    message: str = ""
+    cases: list[CaseResult] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+    @property
+    def mistakes(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for case in self.cases:
+            seen.update(dict.fromkeys(case.mistakes))
+        return list(seen)

@@ -1,0 +1,176 @@
+"""Run a submission in isolation: one fresh child per submission, forked from a warm worker.
+
+The grading process only ever exchanges JSON with the child (see wire.py), enforces every
+wall-time limit from outside, and learns how the child ended from its trusted supervisor.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import signal
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from grader import wire
+from grader.config import Limits
+
+SIGNAL_STORIES = {
+    signal.SIGSEGV: "crashed with a segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGXFSZ: "wrote more output than the output limit allows",
+    signal.SIGKILL: "was killed",
+    signal.SIGBUS: "crashed with a bus error",
+    signal.SIGFPE: "crashed with a floating-point exception",
+}
+
+
+class SandboxFailure(Exception):
+    """The child did not answer: it timed out, died, or sent something malformed."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "timeout", "died", "output_limit", "protocol", "too_large"
+        self.message = message
+
+
+@dataclass
+class Captured:
+    """What the submission printed, cut to the kept length."""
+
+    stdout: str = ""
+    stderr: str = ""
+
+
+def worker_context(warm: bool) -> multiprocessing.context.BaseContext:
+    """Where children come from: a forkserver preloaded with torch and IPython ("warm"), or
+    a plain fork of this process, used only where this process holds nothing secret."""
+    if not warm:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["grader.warm"])
+    return context
+
+
+class Sandbox:
+    """One submission's isolated child; use as a context manager."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext, limits: Limits) -> None:
+        self.context = context
+        self.limits = limits
+        self.captured = Captured()
+        self.ended: dict[str, int] | None = None
+        self._killed_by_us = False
+
+    def __enter__(self) -> Sandbox:
+        self.root = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
+        (self.root / "work").mkdir()
+        (self.root / "out").mkdir()
+        self.conn, child_conn = self.context.Pipe(duplex=True)
+        self.status, status_child = self.context.Pipe(duplex=False)
+        limits = asdict(self.limits)
+        self.process = self.context.Process(
+            target=_supervise, daemon=True,
+            args=(child_conn, status_child, str(self.root / "work"), str(self.root / "out"),
+                  limits))
+        self.process.start()
+        child_conn.close()
+        status_child.close()
+        return self
+
+    def request(self, message: dict[str, Any], seconds: float) -> dict[str, Any]:
+        """Send one request and wait at most `seconds` for its answer."""
+        max_bytes = self.limits.max_elements * 8 * 3 + 1_000_000  # two tensors, base64, text
+        try:
+            self.conn.send_bytes(wire.dumps(message))
+            if not self.conn.poll(seconds):
+                self.stop()
+                raise SandboxFailure("timeout", f"did not finish within {seconds:g} s")
+            raw = self.conn.recv_bytes(max_bytes)
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self.stop()
+            raise self.death() from None
+        except OSError:
+            self.stop()
+            raise SandboxFailure("too_large", "sent back more data than the limit allows") from None
+        try:
+            return wire.loads(raw)
+        except wire.WireError as error:
+            raise SandboxFailure("protocol", f"sent back a malformed answer ({error})") from None
+
+    def death(self) -> SandboxFailure:
+        """Say how the child ended, from its supervisor's account."""
+        self.wait_for_status(5.0)
+        ended = self.ended or {}
+        if "signal" in ended:
+            number = ended["signal"]
+            if number == signal.SIGXFSZ:
+                return SandboxFailure("output_limit", SIGNAL_STORIES[number])
+            story = SIGNAL_STORIES.get(number, f"was stopped by signal {number}")
+            return SandboxFailure("died", f"the notebook's process {story}")
+        code = ended.get("exit")
+        if code is None:
+            return SandboxFailure("died", "the notebook's process ended without a word")
+        return SandboxFailure("died", f"the notebook's process exited with code {code} "
+                              "(sys.exit, os._exit or a crash) before it answered")
+
+    def wait_for_status(self, seconds: float) -> None:
+        if self.ended is None and self.status.poll(seconds):
+            try:
+                self.ended = wire.loads(self.status.recv_bytes(1000))
+            except (EOFError, OSError, wire.WireError):
+                self.ended = {}
+
+    def stop(self) -> None:
+        """Ask the supervisor to kill everything the submission started."""
+        if self.process.is_alive():
+            self._killed_by_us = True
+            self.process.terminate()
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self.process.is_alive() and not self._killed_by_us:
+                try:
+                    self.conn.send_bytes(wire.dumps({"op": "bye"}))
+                except OSError:
+                    pass
+            self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self.wait_for_status(0.5)
+            self.captured = self._read_output()
+        finally:
+            self.conn.close()
+            self.status.close()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _read_output(self) -> Captured:
+        keep = self.limits.kept_output_chars
+        texts = []
+        for name in ("stdout", "stderr"):
+            path = self.root / "out" / name
+            try:
+                with open(path, "rb") as stream:
+                    raw = stream.read(keep * 4 + 4)
+                    more = bool(stream.read(1))
+            except OSError:
+                texts.append("")
+                continue
+            text = raw.decode("utf-8", errors="replace")
+            if len(text) > keep or more:
+                text = text[:keep] + "\n… (output cut here)"
+            texts.append(text)
+        return Captured(*texts)
+
+
+def _supervise(*args: Any) -> None:
+    # Imported in the child only: the grading process never loads the student's side.
+    from grader import child
+
+    child.supervise(*args)
