@@ -33,6 +33,9 @@ from grader import wire
 BUILTIN_RNN_FUNCTIONS = frozenset({"rnn_tanh", "rnn_relu", "rnn_tanh_cell", "_thnn_fused_gru_cell"})
 NOBODY = 65534
 PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = (
+    0x20000, 0x1, 0x2, 0x4, 0x1000, 0x4000, 0x40000)
+PRIVATE_WORKDIR = "/tmp/submission"
 _SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 _detach = torch._C.TensorBase.detach  # bound before student code runs, so it cannot be patched
 
@@ -72,7 +75,7 @@ def supervise(conn, status_conn, workdir: str, outdir: str, limits: dict[str, An
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     student: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: student and _kill_everything(student[0]))
+    signal.signal(signal.SIGTERM, lambda *_: student and _kill_group(student[0]))
     pid = os.fork()
     if pid == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -80,7 +83,10 @@ def supervise(conn, status_conn, workdir: str, outdir: str, limits: dict[str, An
         _student_main(conn, workdir, outdir, limits)
     student.append(pid)
     conn.close()
-    _, status = os.waitpid(pid, 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        status = signal.SIGKILL
     _kill_everything(pid)
     status_conn.send_bytes(json.dumps(_describe_status(status)).encode())
 
@@ -91,12 +97,16 @@ def _describe_status(status: int) -> dict[str, int]:
     return {"exit": os.WEXITSTATUS(status)}
 
 
-def _kill_everything(student_pid: int) -> None:
-    """Kill the student's process group, then every orphan reparented to us, until none."""
+def _kill_group(student_pid: int) -> None:
     try:
         os.killpg(student_pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_everything(student_pid: int) -> None:
+    """Kill the student's process group, then every orphan reparented to us, until none."""
+    _kill_group(student_pid)
     for _ in range(100):
         children = _children_of(os.getpid())
         for pid in children:
@@ -135,6 +145,8 @@ def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> No
     try:
         _confine(workdir, outdir, limits)
         code = Student(conn, limits).serve()
+    except BaseException:  # noqa: BLE001 - report, then exit with the failure code below
+        traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -158,16 +170,55 @@ def _confine(workdir: str, outdir: str, limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if os.geteuid() == 0 and _private_mounts(limits["protected_paths"], limits["disk_mb"]):
+        workdir = PRIVATE_WORKDIR
+        os.makedirs(workdir)
     safe = {key: os.environ[key] for key in _SAFE_ENV if key in os.environ}
     os.environ.clear()
     os.environ.update(safe, HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg")
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and _readable_by_others(sys.prefix, sys.base_prefix):
         os.chown(workdir, NOBODY, NOBODY)
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
     os.chdir(workdir)
     torch.set_num_threads(1)
+
+
+def _private_mounts(protected: list[str], disk_mb: int) -> bool:
+    """In a mount namespace of our own: a fresh, size-limited /tmp and /dev/shm, and every
+    protected path (secret file, submissions, output folder) covered by an empty mount.
+    Needs CAP_SYS_ADMIN; without it (many containers) we go on without, see the README."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    for mountpoint in ("/tmp", "/dev/shm"):
+        options = f"size={disk_mb}m,mode=1777".encode()
+        if os.path.isdir(mountpoint) and \
+                libc.mount(b"tmpfs", mountpoint.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                           options) != 0:
+            return False
+    for path in protected:
+        if os.path.isdir(path):
+            libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY, b"size=4k")
+        elif os.path.exists(path):
+            libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None)
+    return True
+
+
+def _readable_by_others(*prefixes: str) -> bool:
+    """Whether an unprivileged user could still import from this Python installation."""
+    for prefix in prefixes:
+        path = os.path.realpath(prefix)
+        while True:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+    return True
 
 
 def _current_address_space() -> int:

@@ -33,6 +33,7 @@ class Limits:
     output_bytes: int = _key(1_000_000, "largest stdout or stderr a submission may write", 1024)
     kept_output_chars: int = _key(4000, "characters of stdout/stderr kept in the results", 0)
     max_elements: int = _key(1_000_000, "largest returned tensor accepted, in elements", 1)
+    disk_mb: int = _key(64, "size of the submission's private /tmp, where it can", 1)
 
 
 @dataclass(frozen=True)

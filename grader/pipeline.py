@@ -40,6 +40,7 @@ class GradingPlan:
     exercise: Exercise
     cases: list[Case]
     config: Config
+    protected_paths: tuple[str, ...] = ()  # hidden from submissions where the OS allows
 
     @cached_property
     def prepared(self) -> list[PreparedCase]:
@@ -79,7 +80,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
         _fail(result, plan, results.INVALID, str(error))
         return
     forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
-    with Sandbox(context, limits) as sandbox:
+    with Sandbox(context, limits, plan.protected_paths) as sandbox:
         try:
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:

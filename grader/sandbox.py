@@ -57,20 +57,23 @@ def worker_context(warm: bool) -> multiprocessing.context.BaseContext:
 class Sandbox:
     """One submission's isolated child; use as a context manager."""
 
-    def __init__(self, context: multiprocessing.context.BaseContext, limits: Limits) -> None:
+    def __init__(self, context: multiprocessing.context.BaseContext, limits: Limits,
+                 protected_paths: tuple[str, ...] = ()) -> None:
         self.context = context
         self.limits = limits
+        self.protected_paths = protected_paths
         self.captured = Captured()
         self.ended: dict[str, int] | None = None
         self._killed_by_us = False
 
     def __enter__(self) -> Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
+        self.root.chmod(0o711)  # an unprivileged child may enter work/ but not list or read out/
         (self.root / "work").mkdir()
-        (self.root / "out").mkdir()
+        (self.root / "out").mkdir(mode=0o700)
         self.conn, child_conn = self.context.Pipe(duplex=True)
         self.status, status_child = self.context.Pipe(duplex=False)
-        limits = asdict(self.limits)
+        limits = dict(asdict(self.limits), protected_paths=list(self.protected_paths))
         self.process = self.context.Process(
             target=_supervise, daemon=True,
             args=(child_conn, status_child, str(self.root / "work"), str(self.root / "out"),

@@ -1,0 +1,50 @@
+"""Make the student notebook from the instructor's solution notebook.
+
+nbgrader's own preprocessors do the work: ClearSolutions stubs each solution body with
+`raise NotImplementedError()`, ClearOutput empties outputs. The solution notebook already
+ends with the self-check cell (`self_check_cell`), which students keep.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from grader.notebook import SKIP_TAG
+from grader.report import write_atomic
+
+SELF_CHECK_SOURCE = """\
+# Self-check on the public cases: save the notebook first (Ctrl+S), then run this cell.
+# It grades the saved file in a separate process, exactly as your instructor will.
+!rnn-grader check bidirectional_rnn.ipynb"""
+
+
+class AssignmentError(Exception):
+    """The solution notebook cannot be turned into an assignment."""
+
+
+def self_check_cell() -> nbformat.NotebookNode:
+    """The locked cell that runs `rnn-grader check` on the saved notebook; never graded."""
+    cell = nbformat.v4.new_code_cell(SELF_CHECK_SOURCE)
+    cell.metadata = {"tags": [SKIP_TAG], "nbgrader": {
+        "grade": False, "grade_id": "self_check", "locked": True, "schema_version": 3,
+        "solution": False, "task": False}}
+    return cell
+
+
+def make_assignment(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    from nbgrader.preprocessors import ClearOutput, ClearSolutions
+
+    notebook = nbformat.from_dict(solution)
+    notebook, _ = ClearSolutions(enforce_metadata=True).preprocess(notebook, {})
+    notebook, _ = ClearOutput().preprocess(notebook, {})
+    return notebook
+
+
+def write_assignment(solution_path: Path, out: Path) -> None:
+    try:
+        solution = nbformat.read(solution_path, as_version=4)
+    except Exception as error:  # noqa: BLE001 - any unreadable notebook is the same error
+        raise AssignmentError(f"{solution_path} is not a readable notebook: {error}") from None
+    write_atomic(out, nbformat.writes(make_assignment(solution)) + "\n")

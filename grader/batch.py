@@ -1,0 +1,109 @@
+"""Grade many submissions: find them, skip what is already graded, run in parallel, record.
+
+Each finished submission is written at once (atomically), so a batch stopped half way and run
+again grades only what is missing; a notebook changed since its result was written is regraded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import report
+from grader.pipeline import GradingPlan, grade_submission
+from grader.results import SubmissionResult
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    path: Path
+
+
+def discover(paths: list[Path]) -> list[Submission]:
+    """Notebooks given directly, or found under folders (checkpoints ignored), with names."""
+    found: list[Submission] = []
+    for path in paths:
+        if path.is_dir():
+            notebooks = sorted(p for p in path.rglob("*.ipynb")
+                               if ".ipynb_checkpoints" not in p.parts)
+            found += _name_within(path, notebooks)
+        else:
+            found.append(Submission(_safe(path.stem), path))
+    return _unique(found)
+
+
+def _name_within(root: Path, notebooks: list[Path]) -> list[Submission]:
+    same_file_name = len({p.name for p in notebooks}) == 1 and len(notebooks) > 1
+    submissions = []
+    for notebook in notebooks:
+        relative = notebook.relative_to(root)
+        if same_file_name and len(relative.parts) > 1:
+            relative = relative.parent  # submissions/alice/hw.ipynb -> "alice"
+        else:
+            relative = relative.with_suffix("")
+        submissions.append(Submission(_safe("__".join(relative.parts)), notebook))
+    return submissions
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
+
+
+def _unique(submissions: list[Submission]) -> list[Submission]:
+    seen: dict[str, int] = {}
+    unique = []
+    for submission in submissions:
+        count = seen.get(submission.name, 0)
+        seen[submission.name] = count + 1
+        name = submission.name if count == 0 else f"{submission.name}-{count + 1}"
+        unique.append(Submission(name, submission.path))
+    return unique
+
+
+def fingerprint(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def already_graded(out: Path, submission: Submission) -> bool:
+    import json
+
+    results = out / submission.name / report.RESULTS_FILE
+    try:
+        recorded = json.loads(results.read_text(encoding="utf-8"))["extra_data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return recorded.get("notebook_sha256") == fingerprint(submission.path)
+
+
+def grade_batch(submissions: list[Submission], plan: GradingPlan, context, out: Path,
+                jobs: int, on_done: Callable[[SubmissionResult], None]) -> None:
+    """Grade in `jobs` parallel children; write each result as soon as it is known."""
+    plan.prepared  # noqa: B018 - prepare the reference once, before the threads start
+
+    def grade_one(submission: Submission) -> SubmissionResult:
+        digest = fingerprint(submission.path)
+        result = grade_submission(submission.path, submission.name, plan, context)
+        report.write_results(out / submission.name, result, digest)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(grade_one, submission) for submission in submissions]
+        for future in as_completed(futures):
+            on_done(future.result())
+
+
+def results_files(out: Path) -> Iterator[Path]:
+    return out.glob(f"*/{report.RESULTS_FILE}")
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()

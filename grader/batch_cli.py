@@ -1,0 +1,58 @@
+"""The instructor's batch on the terminal: progress while grading, a summary at the end.
+
+A progress bar (count, rate, time left) on a terminal; one plain line per submission when
+output goes to a file or a pipe; nothing with --quiet but the final summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeRemainingColumn)
+
+from grader import batch, report
+from grader.pipeline import GradingPlan
+from grader.results import SubmissionResult
+from grader.sandbox import worker_context
+from grader.terminal import print_batch_summary
+
+
+def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
+        quiet: bool) -> None:
+    console = Console(stderr=True, highlight=False)
+    submissions = batch.discover(paths)
+    todo = [s for s in submissions if force or not batch.already_graded(out, s)]
+    if len(todo) < len(submissions):
+        console.print(f"{len(submissions) - len(todo)} already graded (use --force to regrade); "
+                      f"{len(todo)} to grade.")
+    out.mkdir(parents=True, exist_ok=True)
+    context = worker_context(warm=True)
+    if quiet:
+        batch.grade_batch(todo, plan, context, out, jobs, lambda result: None)
+    elif console.is_terminal:
+        columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("grading", total=len(todo), rate="")
+
+            def advance(result: SubmissionResult) -> None:
+                progress.advance(task)
+                speed = progress.tasks[0].speed
+                progress.update(task, rate=f"{speed:.1f}/s" if speed else "")
+
+            batch.grade_batch(todo, plan, context, out, jobs, advance)
+    else:
+        done = [0]
+
+        def line(result: SubmissionResult) -> None:
+            done[0] += 1
+            console.print(f"[{done[0]}/{len(todo)}] {result.name}: {result.score:g}/"
+                          f"{result.max_score:g} ({result.status}, {result.seconds:.2f} s)")
+
+        batch.grade_batch(todo, plan, context, out, jobs, line)
+    rows = report.summary_rows(batch.results_files(out))
+    summary = report.write_summary(out, rows)
+    print_batch_summary(report.batch_statistics(rows), Console(highlight=False))
+    console.print(f"results in {out}/<submission>/results.json; gradebook in {summary}")

@@ -1,0 +1,137 @@
+"""The command line: `rnn-grader check`, `grade` and `assign`.
+
+Bad input of every kind (a missing file, a bad flag, a missing secret, a broken config)
+ends in one clear message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from grader.config import Config, ConfigError, load_config
+
+SECRET_ENV = "RNN_GRADER_SECRET"
+
+
+def _limit_options(command):
+    options = [
+        click.option("--notebook-timeout", type=float, help="Seconds for running all cells."),
+        click.option("--call-timeout", type=float, help="Seconds for one call of the function."),
+        click.option("--memory-mb", type=int, help="Memory a submission may use, in MB."),
+        click.option("--output-limit", type=int, help="Bytes of stdout/stderr allowed."),
+        click.option("--max-elements", type=int, help="Largest returned tensor, in elements."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path),
+                     help="grader.toml (or pyproject.toml with [tool.rnn-grader])."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _config(config_path: Path | None, **flags) -> Config:
+    if config_path is None and Path("grader.toml").is_file():
+        config_path = Path("grader.toml")
+    try:
+        config = load_config(config_path)
+        return config.override(
+            "limits", notebook_seconds=flags.get("notebook_timeout"),
+            call_seconds=flags.get("call_timeout"), memory_mb=flags.get("memory_mb"),
+            output_bytes=flags.get("output_limit"), max_elements=flags.get("max_elements"))
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rnn-grader")
+def main() -> None:
+    """Grade hand-written bidirectional RNNs in Jupyter notebooks."""
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(path_type=Path))
+@_limit_options
+def check(notebook: Path, config_path: Path | None, **flags) -> None:
+    """Self-check NOTEBOOK on the public cases (exit 0 when all pass)."""
+    from grader.cases import public_cases
+    from grader.exercises import EXERCISE
+    from grader.pipeline import GradingPlan, grade_submission
+    from grader.sandbox import worker_context
+    from grader.terminal import print_check
+
+    config = _config(config_path, **flags)
+    if not notebook.exists():
+        raise click.UsageError(f"{notebook} does not exist; give the path of your .ipynb file.")
+    plan = GradingPlan(EXERCISE, public_cases(EXERCISE), config)
+    # Public cases only and no secret here: fork this process, torch already imported.
+    result = grade_submission(notebook, notebook.stem, plan, worker_context(warm=False))
+    print_check(result, Console(highlight=False))
+    raise SystemExit(0 if result.score >= result.max_score else 1)
+
+
+def _read_secret(secret_file: Path | None) -> bytes:
+    """The secret from --secret-file or the environment, removed from the environment at
+    once so that no child process can inherit it."""
+    from_env = os.environ.pop(SECRET_ENV, None)
+    if secret_file is not None:
+        try:
+            return secret_file.read_bytes().strip()
+        except OSError as error:
+            raise click.UsageError(f"cannot read --secret-file {secret_file}: "
+                                   f"{error.strerror}") from None
+    if from_env:
+        return from_env.encode()
+    raise click.UsageError(f"grading hidden cases needs the instructor's secret: set "
+                           f"{SECRET_ENV} or pass --secret-file FILE.")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for results.json per submission and summary.csv.")
+@click.option("--secret-file", type=click.Path(path_type=Path),
+              help=f"File holding the hidden cases' secret (or set {SECRET_ENV}).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once (default: number of cores).")
+@click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@_limit_options
+def grade(paths: tuple[Path, ...], out: Path, secret_file: Path | None, jobs: int | None,
+          force: bool, quiet: bool, config_path: Path | None, **flags) -> None:
+    """Grade notebooks (or folders of them) on the hidden cases."""
+    secret = _read_secret(secret_file)
+    config = _config(config_path, **flags)
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise click.UsageError(f"not found: {', '.join(missing)}")
+    from grader.cases import SecretError, hidden_cases
+    from grader.exercises import EXERCISE
+    from grader.pipeline import GradingPlan
+
+    try:
+        cases = hidden_cases(EXERCISE, secret, config.scoring.hidden_cases)
+    except SecretError as error:
+        raise click.UsageError(str(error)) from None
+    del secret
+    from grader import batch_cli
+
+    batch_cli.run(list(paths), GradingPlan(EXERCISE, cases, config), out,
+                  jobs or os.cpu_count() or 1, force, quiet)
+
+
+@main.command()
+@click.argument("solution", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Where to write the student notebook.")
+def assign(solution: Path, out: Path) -> None:
+    """Make the student notebook from the instructor's SOLUTION notebook."""
+    from grader.assignment import AssignmentError, write_assignment
+
+    try:
+        write_assignment(solution, out)
+    except AssignmentError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"wrote {out}")

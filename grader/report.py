@@ -1,0 +1,128 @@
+"""Report results: Gradescope's results.json, the batch's summary.csv, the terminal.
+
+Files are written atomically (a temporary file in the same folder, then a rename), so an
+interrupted batch never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from grader.results import GRADED, SubmissionResult
+
+RESULTS_FILE = "results.json"
+SUMMARY_FILE = "summary.csv"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[str, Any]:
+    """results.json in Gradescope's schema; extra_data keeps what summary.csv needs."""
+    tests = [{
+        "name": f"{case.case.title} [{_sizes(case.case.sizes)}]",
+        "score": round(case.score, 4),
+        "max_score": case.max_score,
+        "status": "passed" if case.passed else "failed",
+        "output": case.feedback(),
+        "visibility": "visible",
+    } for case in result.cases]
+    return {
+        "score": round(result.score, 4),
+        "max_score": result.max_score,
+        "output": overall_message(result),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "execution_time": round(result.seconds, 3),
+        "tests": tests,
+        "extra_data": {
+            "submission": result.name,
+            "status": result.status,
+            "notebook_sha256": fingerprint,
+            "case_scores": [round(case.score, 4) for case in result.cases],
+            "mistakes": result.mistakes,
+            "stdout": result.stdout,
+            "stderr": result.stderr,
+        },
+    }
+
+
+def _sizes(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sizes.items())
+
+
+def overall_message(result: SubmissionResult) -> str:
+    lines = [f"Score: {result.score:g} / {result.max_score:g}"]
+    if result.message:
+        lines.append(result.message)
+    passed = sum(case.passed for case in result.cases)
+    if result.cases and result.status == GRADED:
+        lines.append(f"{passed} of {len(result.cases)} cases fully right.")
+    return "\n".join(lines)
+
+
+def load_schema() -> dict[str, Any]:
+    text = resources.files("grader.schemas").joinpath("gradescope_results.schema.json")
+    return json.loads(text.read_text(encoding="utf-8"))
+
+
+def write_results(folder: Path, result: SubmissionResult, fingerprint: str) -> Path:
+    path = folder / RESULTS_FILE
+    write_atomic(path, json.dumps(gradescope_results(result, fingerprint), indent=2) + "\n")
+    return path
+
+
+def summary_rows(results_files: Iterable[Path]) -> list[dict[str, Any]]:
+    rows = []
+    for path in sorted(results_files):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        extra = data.get("extra_data", {})
+        row = {"submission": extra.get("submission", path.parent.name), "score": data["score"],
+               "max_score": data["max_score"], "status": extra.get("status", "")}
+        for number, score in enumerate(extra.get("case_scores", []), start=1):
+            row[f"case_{number}"] = score
+        row["mistakes"] = " ".join(extra.get("mistakes", []))
+        rows.append(row)
+    return rows
+
+
+def write_summary(out: Path, rows: list[dict[str, Any]]) -> Path:
+    columns: list[str] = ["submission", "score", "max_score", "status"]
+    for row in rows:
+        columns += [key for key in row if key not in columns and key != "mistakes"]
+    columns.append("mistakes")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / SUMMARY_FILE, buffer.getvalue())
+    return out / SUMMARY_FILE
+
+
+def batch_statistics(rows: list[dict[str, Any]]) -> dict[str, float]:
+    scores = [float(row["score"]) for row in rows]
+    full = sum(float(row["score"]) >= float(row["max_score"]) for row in rows)
+    errors = sum(row["status"] != GRADED for row in rows)
+    return {"count": len(rows), "mean": statistics.fmean(scores) if scores else 0.0,
+            "median": statistics.median(scores) if scores else 0.0,
+            "full_marks": full, "errors": errors}
