@@ -12,6 +12,7 @@ only the case inputs it is sent. Two processes per submission:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import json
@@ -98,10 +99,8 @@ def _describe_status(status: int) -> dict[str, int]:
 
 
 def _kill_group(student_pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(student_pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _kill_everything(student_pid: int) -> None:
@@ -110,10 +109,8 @@ def _kill_everything(student_pid: int) -> None:
     for _ in range(100):
         children = _children_of(os.getpid())
         for pid in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         try:
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
@@ -149,10 +146,8 @@ def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> No
         traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):  # the student may have replaced the stream
                 stream.flush()
-            except Exception:  # noqa: BLE001 - the student may have replaced the stream
-                pass
         os._exit(code)
 
 
@@ -263,7 +258,8 @@ class Student:
 
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         exercise = importlib.import_module(message["exercise_module"])
-        arrays = {name: wire.decode_array(value, 10**8) for name, value in message["arrays"].items()}
+        arrays = {name: wire.decode_array(value, 10**8)
+                  for name, value in message["arrays"].items()}
         self.shell.user_ns.update(exercise.child_namespace(message["sizes"], arrays))
         function = self.shell.user_ns.get(message["function"])
         if not callable(function):

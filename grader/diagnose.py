@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import results
 from grader.exercises.base import Exercise
 from grader.reference import Reference
 from grader.results import OutputCheck
@@ -23,6 +24,15 @@ MISTAKE_SLACK = 4.0  # a mistake's own float32 rounding may exceed the reference
 def is_memory_error(error: Mapping[str, Any]) -> bool:
     message = str(error.get("message", "")).lower()
     return error.get("type") == "MemoryError" or any(word in message for word in MEMORY_WORDS)
+
+
+def outcome_of(problem: Mapping[str, Any]) -> str:
+    """The submission status a failed call stands for."""
+    if problem.get("type") == "NotImplementedError":
+        return results.NOT_IMPLEMENTED
+    if problem.get("kind") == "too_large" or is_memory_error(problem):
+        return results.LIMIT
+    return results.ERROR
 
 
 def format_traceback(error: Mapping[str, Any]) -> list[str]:

@@ -91,7 +91,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
             result.message = _cell_errors_message(ran, exercise)
             result.cases = _grade_cases(sandbox, plan)
     result.stdout, result.stderr = sandbox.captured.stdout, sandbox.captured.stderr
-    runtime_builtin = any("built-in RNN" in (case.problem or "") for case in result.cases)
+    runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
         where = "; ".join(forbidden) if forbidden else "seen while it ran"
         _fail(result, plan, results.FORBIDDEN, f"{exercise.forbidden_message} ({where})")
@@ -126,7 +126,7 @@ def _grade_cases(sandbox: Sandbox, plan: GradingPlan) -> list[CaseResult]:
     for prepared in plan.prepared:
         case_result = CaseResult(prepared.case, plan.config.scoring.points_per_case)
         if dead:
-            case_result.problem = f"Not run: {dead}"
+            case_result.problem, case_result.outcome = f"Not run: {dead}", results.CRASHED
         else:
             try:
                 _grade_case(sandbox, prepared, plan, case_result)
@@ -134,9 +134,14 @@ def _grade_cases(sandbox: Sandbox, plan: GradingPlan) -> list[CaseResult]:
                 story = _limit_story(failure)
                 suffix = " (time limit per call)" if failure.kind == "timeout" else ""
                 case_result.problem = f"{plan.exercise.function}: {story}{suffix}."
+                case_result.outcome = _FAILURE_OUTCOMES.get(failure.kind, results.CRASHED)
                 dead = f"an earlier case stopped the notebook's process ({story})."
         graded.append(case_result)
     return graded
+
+
+_FAILURE_OUTCOMES = {"timeout": results.TIMEOUT, "output_limit": results.LIMIT,
+                     "too_large": results.LIMIT}
 
 
 def _limit_story(failure: SandboxFailure) -> str:
@@ -158,15 +163,18 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
     sizes = f"[{exercise.describe_sizes(case.sizes)}] "
     if answer.get("builtin_calls") or answer.get("builtin_result"):
         case_result.problem = sizes + "the built-in RNN was used to compute the result."
+        case_result.outcome = results.FORBIDDEN
         return
     if "error" in answer:
         case_result.problem = sizes + diagnose.explain_call_problem(
             exercise, answer["error"], limits.memory_mb, limits.max_elements)
+        case_result.outcome = diagnose.outcome_of(answer["error"])
         return
     try:
         returned = _decode_values(answer, exercise, limits.max_elements)
     except wire.WireError as error:
         case_result.problem = sizes + f"the returned values could not be read ({error})."
+        case_result.outcome = results.ERROR
         return
     case_result.checks = [
         check_output(exercise, name, values, dtype, prepared.reference, case.sizes, case.hidden)
@@ -188,7 +196,7 @@ def _decode_values(answer: dict, exercise: Exercise,
     if not isinstance(values, list) or len(values) != len(exercise.output_names):
         raise wire.WireError("expected one value per output")
     decoded = {}
-    for name, value in zip(exercise.output_names, values):
+    for name, value in zip(exercise.output_names, values, strict=True):
         dtype = str(value.get("torch_dtype", value.get("dtype"))) if isinstance(value, dict) \
             else "?"
         if isinstance(value, dict) and value.get("unsupported"):
@@ -198,17 +206,15 @@ def _decode_values(answer: dict, exercise: Exercise,
     return decoded
 
 
+STATUS_PRECEDENCE = (results.FORBIDDEN, results.TIMEOUT, results.LIMIT, results.CRASHED,
+                     results.ERROR, results.NOT_IMPLEMENTED)
+
+
 def _status_from_cases(cases: list[CaseResult], current: str) -> str:
-    problems = [case.problem or "" for case in cases]
-    if all("not implemented yet" in problem for problem in problems):
+    outcomes = {case.outcome for case in cases}
+    if outcomes == {results.NOT_IMPLEMENTED}:
         return results.NOT_IMPLEMENTED
-    if any("time limit" in problem for problem in problems):
-        return results.TIMEOUT
-    if any("process" in problem and "Not run" not in problem for problem in problems):
-        return results.CRASHED
-    if any(problem for problem in problems):
-        return results.ERROR
-    return current
+    return next((status for status in STATUS_PRECEDENCE if status in outcomes), current)
 
 
 def _fail(result: SubmissionResult, plan: GradingPlan, status: str, message: str) -> None:

@@ -52,6 +52,7 @@ class CaseResult:
     score: float = 0.0
     checks: list[OutputCheck] = field(default_factory=list)
     problem: str | None = None  # the call itself failed: exception, timeout, not a tuple...
+    outcome: str = GRADED  # a submission status: why this case could not be compared
     diagnosis: list[str] = field(default_factory=list)
     mistakes: list[str] = field(default_factory=list)  # keys of catalogued mistakes matched
 

@@ -6,6 +6,7 @@ wall-time limit from outside, and learns how the child ended from its trusted su
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import shutil
 import signal
@@ -48,6 +49,8 @@ def worker_context(warm: bool) -> multiprocessing.context.BaseContext:
     """Where children come from: a forkserver preloaded with torch and IPython ("warm"), or
     a plain fork of this process, used only where this process holds nothing secret."""
     if not warm:
+        import grader.warm  # noqa: F401 - import torch and IPython here, once, before forking
+
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["grader.warm"])
@@ -135,10 +138,8 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         try:
             if self.process.is_alive() and not self._killed_by_us:
-                try:
+                with contextlib.suppress(OSError):
                     self.conn.send_bytes(wire.dumps({"op": "bye"}))
-                except OSError:
-                    pass
             self.process.join(2.0)
             if self.process.is_alive():
                 self.process.terminate()
