@@ -1,0 +1,64 @@
+"""The command line as users meet it: exit codes, messages, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import ASSIGNMENT, SOLUTION, TEST_SECRET, run_cli
+
+
+def test_check_passes_the_solution() -> None:
+    finished = run_cli("check", str(SOLUTION))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "24 / 24" in finished.stdout
+    assert "L=1, N=1" in finished.stdout
+
+
+def test_check_says_the_assignment_is_not_implemented_yet() -> None:
+    finished = run_cli("check", str(ASSIGNMENT))
+    assert finished.returncode == 1
+    assert "not implemented yet" in finished.stdout
+    assert "Traceback" not in finished.stdout + finished.stderr
+
+
+def test_check_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    finished = run_cli("check", str(tmp_path / "nope.ipynb"))
+    assert finished.returncode == 2
+    assert "does not exist" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+def test_grade_refuses_to_run_without_a_secret(tmp_path: Path) -> None:
+    finished = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "out"))
+    assert finished.returncode == 2
+    assert "RNN_GRADER_SECRET" in finished.stderr and "--secret-file" in finished.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_with_an_unreadable_secret_file(tmp_path: Path) -> None:
+    finished = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "out"),
+                       "--secret-file", str(tmp_path / "missing"))
+    assert finished.returncode == 2 and "cannot read --secret-file" in finished.stderr
+
+
+def test_grade_with_a_bad_config_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "grader.toml"
+    config.write_text("[limits]\nmemory = 5\n")
+    finished = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "out"), "--config",
+                       str(config), env={"RNN_GRADER_SECRET": TEST_SECRET})
+    assert finished.returncode == 2 and "unknown key(s) memory" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+def test_grade_writes_results_and_summary_and_exits_0(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    finished = run_cli("grade", str(SOLUTION), str(ASSIGNMENT), "--out", str(out), "-j", "2",
+                       env={"RNN_GRADER_SECRET": TEST_SECRET})
+    assert finished.returncode == 0, finished.stderr
+    solution = json.loads((out / "bidirectional_rnn" / "results.json").read_text())
+    assignment = json.loads((out / "bidirectional_rnn-2" / "results.json").read_text())
+    scores = sorted([solution["score"], assignment["score"]])
+    assert scores == [0, 24]
+    assert "submission,score,max_score" in (out / "summary.csv").read_text()
+    assert TEST_SECRET not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
