@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -56,13 +57,17 @@ def _safe(name: str) -> str:
 
 
 def _unique(submissions: list[Submission]) -> list[Submission]:
-    seen: dict[str, int] = {}
+    """Names that collide get their folder's name in front, then a number if need be."""
+    counts = Counter(submission.name for submission in submissions)
+    seen: Counter[str] = Counter()
     unique = []
     for submission in submissions:
-        count = seen.get(submission.name, 0)
-        seen[submission.name] = count + 1
-        name = submission.name if count == 0 else f"{submission.name}-{count + 1}"
-        unique.append(Submission(name, submission.path))
+        name = submission.name
+        if counts[name] > 1:
+            name = _safe(f"{submission.path.resolve().parent.name}__{name}")
+        seen[name] += 1
+        unique.append(Submission(name if seen[name] == 1 else f"{name}-{seen[name]}",
+                                 submission.path))
     return unique
 
 

@@ -56,9 +56,9 @@ def test_grade_writes_results_and_summary_and_exits_0(tmp_path: Path) -> None:
     finished = run_cli("grade", str(SOLUTION), str(ASSIGNMENT), "--out", str(out), "-j", "2",
                        env={"RNN_GRADER_SECRET": TEST_SECRET})
     assert finished.returncode == 0, finished.stderr
-    solution = json.loads((out / "bidirectional_rnn" / "results.json").read_text())
-    assignment = json.loads((out / "bidirectional_rnn-2" / "results.json").read_text())
-    scores = sorted([solution["score"], assignment["score"]])
-    assert scores == [0, 24]
+    solution = json.loads((out / "solutions__bidirectional_rnn" / "results.json").read_text())
+    assignment = json.loads((out / "assignments__bidirectional_rnn" / "results.json").read_text())
+    assert (solution["score"], assignment["score"]) == (24, 0)
+    assert assignment["extra_data"]["status"] == "not_implemented"
     assert "submission,score,max_score" in (out / "summary.csv").read_text()
     assert TEST_SECRET not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
