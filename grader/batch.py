@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import report
+from grader.html_report import write_feedback
 from grader.pipeline import GradingPlan, grade_submission
 from grader.results import SubmissionResult
 
@@ -98,6 +99,7 @@ def grade_batch(submissions: list[Submission], plan: GradingPlan, context, out: 
         digest = fingerprint(submission.path)
         result = grade_submission(submission.path, submission.name, plan, context)
         report.write_results(out / submission.name, result, digest)
+        write_feedback(out / submission.name, result, plan.exercise)
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grader import batch, report
+from grader.html_report import write_class_report
 from grader.pipeline import GradingPlan
 from grader.results import SubmissionResult
 from grader.sandbox import worker_context
@@ -53,5 +54,7 @@ def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
         batch.grade_batch(todo, plan, context, out, jobs, line)
     rows = report.summary_rows(batch.results_files(out))
     summary = report.write_summary(out, rows)
+    class_html, class_csv = write_class_report(out, plan.exercise)
     print_batch_summary(report.batch_statistics(rows), Console(highlight=False))
-    console.print(f"results in {out}/<submission>/results.json; gradebook in {summary}")
+    console.print(f"results and feedback.html in {out}/<submission>/; gradebook {summary}; "
+                  f"class report {class_html} ({class_csv.name})")

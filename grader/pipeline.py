@@ -115,7 +115,8 @@ def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
     cell = f"cell {first.get('cell', 0) + 1}"
     detail = diagnose.explain_exception(exercise.function, first, 0).splitlines()[0]
     if first.get("type") != "NotImplementedError":
-        detail = f"{first.get('type')}: {first.get('message', '')}"
+        message = (str(first.get("message", "")).strip().splitlines() or [""])[0]
+        detail = f"{first.get('type')}: {message}"
     more = f" ({len(errors) - 1} more cell(s) failed too)" if len(errors) > 1 else ""
     return f"While running the notebook, {cell} failed: {detail}{more}"
 

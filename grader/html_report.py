@@ -1,0 +1,173 @@
+"""HTML reports, readable offline: feedback.html per submission, class_report.html per batch.
+
+Pictures are drawn with matplotlib and embedded as PNG data, so each file stands alone.
+A submission's heat maps show error sizes relative to the tolerance, never expected values;
+only public cases list values (in the text, from compare.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.exercises.base import Exercise
+from grader.report import overall_message, write_atomic
+from grader.results import GRADED, CaseResult, SubmissionResult
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.pass { color: #176d2c; } .fail { color: #b3261e; }
+pre { background: #f5f5f5; padding: .75rem; white-space: pre-wrap; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .3rem .6rem; }
+.diagnosis { background: #eef4ff; padding: .6rem; border-left: 4px solid #3b6fd8; }
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def _png(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def error_heat_map(case: CaseResult) -> str:
+    """Error of output over time steps and features (worst over the batch), in units of the
+    tolerance; the line separates the forward half from the reverse half."""
+    check = next((c for c in case.checks if c.name == "output" and c.error_ratio is not None
+                  and not c.ok), None)
+    if check is None:
+        return ""
+    ratio = np.nan_to_num(check.error_ratio.max(axis=1), nan=1e12, posinf=1e12)  # (L, 2H)
+    figure, axes = _figure(6, 2.8)
+    image = axes.imshow(np.log10(np.maximum(ratio, 1e-3)).T, aspect="auto", cmap="magma",
+                        vmin=-3, vmax=6, origin="lower")
+    hidden = ratio.shape[1] // 2
+    axes.axhline(hidden - 0.5, color="cyan", linewidth=1.5)
+    axes.set_xlabel("time step t")
+    axes.set_ylabel("feature (forward | reverse)")
+    axes.set_yticks([hidden / 2 - 0.5, hidden * 1.5 - 0.5], ["forward", "reverse"])
+    figure.colorbar(image, ax=axes, label="log10(error / tolerance); > 0 is wrong")
+    return _png(figure)
+
+
+def _case_section(case: CaseResult, exercise: Exercise) -> str:
+    verdict = '<span class="pass">PASS</span>' if case.passed else \
+        '<span class="fail">FAIL</span>'
+    sizes = escape(exercise.describe_sizes(case.case.sizes))
+    parts = [f"<h2>{verdict} {escape(case.case.title)} — {sizes} — "
+             f"{case.score:g}/{case.max_score:g}</h2>"]
+    if not case.passed:
+        text = "\n".join(line for line in case.feedback().splitlines()
+                         if line not in case.diagnosis)
+        parts.append(f"<pre>{escape(text)}</pre>")
+        if case.diagnosis:
+            parts.append('<div class="diagnosis">' + "<br>".join(
+                escape(line) for line in case.diagnosis) + "</div>")
+        parts.append(error_heat_map(case))
+    return "\n".join(parts)
+
+
+def write_feedback(folder: Path, result: SubmissionResult, exercise: Exercise) -> Path:
+    body = [f"<h1>Feedback: {escape(result.name)}</h1>",
+            f"<pre>{escape(overall_message(result))}</pre>"]
+    body += [_case_section(case, exercise) for case in result.cases]
+    path = folder / "feedback.html"
+    write_atomic(path, _page(f"Feedback for {result.name}", "\n".join(body)))
+    return path
+
+
+# --- the class report ------------------------------------------------------------------------
+
+def class_numbers(results_files: Iterable[Path]) -> dict[str, Any]:
+    """Scores, statuses and catalogued mistakes of a whole batch, from its results.json."""
+    scores, statuses, mistakes, troubled = [], Counter(), Counter(), []
+    max_score = 0.0
+    for path in sorted(results_files):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        extra = data.get("extra_data", {})
+        scores.append(float(data["score"]))
+        max_score = max(max_score, float(data.get("max_score", 0)))
+        statuses[extra.get("status", "")] += 1
+        mistakes.update(extra.get("mistakes", []))
+        if extra.get("status") not in (GRADED, None):
+            troubled.append((extra.get("submission", path.parent.name), extra.get("status"),
+                             data.get("output", "").splitlines()[1:2]))
+    return {"scores": scores, "max_score": max_score, "statuses": statuses,
+            "mistakes": mistakes, "troubled": troubled}
+
+
+def write_class_report(out: Path, exercise: Exercise) -> tuple[Path, Path]:
+    numbers = class_numbers(out.glob("*/results.json"))
+    rows = ["kind,name,count"]
+    rows += [f"status,{status},{count}" for status, count in sorted(numbers["statuses"].items())]
+    titles = {mistake.key: mistake.title for mistake in exercise.mistakes}
+    rows += [f"mistake,{key},{numbers['mistakes'].get(key, 0)}" for key in titles]
+    rows += [f"score,{score:g},{count}" for score, count in
+             sorted(Counter(numbers["scores"]).items())]
+    csv_path = out / "class_report.csv"
+    write_atomic(csv_path, "\n".join(rows) + "\n")
+    html_path = out / "class_report.html"
+    write_atomic(html_path, _page("Class report", _class_body(numbers, titles)))
+    return html_path, csv_path
+
+
+def _class_body(numbers: dict[str, Any], titles: dict[str, str]) -> str:
+    scores = numbers["scores"]
+    body = [f"<h1>Class report: {len(scores)} submissions</h1>"]
+    if scores:
+        body.append(f"<p>Mean {np.mean(scores):.2f}, median {np.median(scores):.2f} of "
+                    f"{numbers['max_score']:g}; full marks: "
+                    f"{sum(s >= numbers['max_score'] for s in scores)}.</p>")
+        figure, axes = _figure(6, 2.5)
+        axes.hist(scores, bins=np.arange(0, numbers["max_score"] + 2) - 0.5, color="#3b6fd8")
+        axes.set_xlabel("score")
+        axes.set_ylabel("submissions")
+        body.append("<h2>Score distribution</h2>" + _png(figure))
+    body.append("<h2>Catalogued mistakes</h2><table><tr><th>mistake</th><th>submissions</th>"
+                "</tr>" + "".join(f"<tr><td>{escape(title)}</td><td>"
+                                  f"{numbers['mistakes'].get(key, 0)}</td></tr>"
+                                  for key, title in titles.items()) + "</table>")
+    if numbers["mistakes"]:
+        keys = [key for key in titles if numbers["mistakes"].get(key)]
+        figure, axes = _figure(6, 0.4 * len(keys) + 1)
+        axes.barh([titles[key] for key in keys], [numbers["mistakes"][key] for key in keys],
+                  color="#b3261e")
+        axes.set_xlabel("submissions")
+        body.append(_png(figure))
+    body.append("<h2>Statuses</h2><table><tr><th>status</th><th>submissions</th></tr>" +
+                "".join(f"<tr><td>{escape(status)}</td><td>{count}</td></tr>"
+                        for status, count in sorted(numbers["statuses"].items())) + "</table>")
+    if numbers["troubled"]:
+        body.append("<h2>Crashed, hit a limit, or could not be graded</h2><table><tr>"
+                    "<th>submission</th><th>status</th><th>message</th></tr>" + "".join(
+                        f"<tr><td>{escape(name)}</td><td>{escape(status)}</td>"
+                        f"<td>{escape(' '.join(message))}</td></tr>"
+                        for name, status, message in numbers["troubled"]) + "</table>")
+    return "\n".join(body)
