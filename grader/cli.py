@@ -135,3 +135,50 @@ def assign(solution: Path, out: Path) -> None:
     except AssignmentError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("assignment", default="bidirectional_rnn")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Where to write the archive (autograder.zip).")
+@click.option("--secret-file", type=click.Path(path_type=Path),
+              help=f"File holding the hidden cases' secret (or set {SECRET_ENV}).")
+@click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path),
+              help="grader.toml to bake into the archive.")
+def gradescope(assignment: str, out: Path, secret_file: Path | None,
+               config_path: Path | None) -> None:
+    """Build Gradescope's autograder archive for ASSIGNMENT."""
+    import grader
+    from grader.exercises import EXERCISES
+    from grader.gradescope import ArchiveError, build_archive
+    from grader.report import write_bytes_atomic
+
+    if assignment not in EXERCISES:
+        raise click.UsageError(f"unknown assignment {assignment!r}; known: "
+                               f"{', '.join(EXERCISES)}")
+    secret = _read_secret(secret_file)
+    if config_path is not None:
+        _config(config_path)  # refuse a broken configuration now, not on Gradescope
+    try:
+        data = build_archive(Path(grader.__file__).resolve().parent.parent, secret, config_path)
+    except ArchiveError as error:
+        raise click.UsageError(f"{error}; build the archive from a clone of rnn-grader "
+                               "installed with `pip install -e .`") from None
+    write_bytes_atomic(out, data)
+    click.echo(f"wrote {out}: upload it as the autograder of a Gradescope programming "
+               "assignment (Ubuntu 22.04 base image).")
+
+
+@main.command("gradescope-run", hidden=True)
+@click.option("--root", type=click.Path(path_type=Path), default=Path("/autograder"))
+def gradescope_run(root: Path) -> None:
+    """Inside Gradescope: grade root/submission into root/results/results.json."""
+    from grader.exercises import EXERCISE
+    from grader.gradescope import run_autograder
+
+    config_file = root / "source" / "grader.toml"
+    config = _config(config_file if config_file.is_file() else None)
+    if not (root / "source" / "secret").is_file():
+        raise click.UsageError(f"{root}/source/secret is missing; rebuild the archive with "
+                               "`rnn-grader gradescope`.")
+    run_autograder(root, EXERCISE, config)
