@@ -62,7 +62,8 @@ def test_self_check_and_nbgrader_test_cells_are_not_run() -> None:
     assert "def manual_rnn" in sources
     assert "rnn-grader check" not in sources
     all_cells = nbformat.read(SOLUTION, as_version=4).cells
-    test_cell = next(c for c in all_cells if c.metadata["nbgrader"]["grade_id"] == "test_manual_rnn")
+    test_cell = next(c for c in all_cells
+                     if c.metadata["nbgrader"]["grade_id"] == "test_manual_rnn")
     assert test_cell.source not in sources
 
 
