@@ -20,7 +20,7 @@ from grader.terminal import print_batch_summary
 
 
 def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
-        quiet: bool) -> None:
+        quiet: bool, workers: str = "warm") -> None:
     console = Console(stderr=True, highlight=False)
     submissions = batch.discover(paths)
     todo = [s for s in submissions if force or not batch.already_graded(out, s)]
@@ -28,7 +28,7 @@ def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
         console.print(f"{len(submissions) - len(todo)} already graded (use --force to regrade); "
                       f"{len(todo)} to grade.")
     out.mkdir(parents=True, exist_ok=True)
-    context = worker_context(warm=True)
+    context = worker_context(workers)
     if quiet:
         batch.grade_batch(todo, plan, context, out, jobs, lambda result: None)
     elif console.is_terminal:

@@ -67,7 +67,7 @@ def check(notebook: Path, config_path: Path | None, **flags) -> None:
         raise click.UsageError(f"{notebook} does not exist; give the path of your .ipynb file.")
     plan = GradingPlan(EXERCISE, public_cases(EXERCISE), config)
     # Public cases only and no secret here: fork this process, torch already imported.
-    result = grade_submission(notebook, notebook.stem, plan, worker_context(warm=False))
+    result = grade_submission(notebook, notebook.stem, plan, worker_context("fork"))
     print_check(result, Console(highlight=False))
     raise SystemExit(0 if result.score >= result.max_score else 1)
 
@@ -98,9 +98,12 @@ def _read_secret(secret_file: Path | None) -> bytes:
               help="Submissions graded at once (default: number of cores).")
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--workers", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
+              help="warm: fork each submission from one preloaded worker; cold: a fresh "
+              "interpreter per submission (slower, for comparison).")
 @_limit_options
 def grade(paths: tuple[Path, ...], out: Path, secret_file: Path | None, jobs: int | None,
-          force: bool, quiet: bool, config_path: Path | None, **flags) -> None:
+          force: bool, quiet: bool, workers: str, config_path: Path | None, **flags) -> None:
     """Grade notebooks (or folders of them) on the hidden cases."""
     secret = _read_secret(secret_file)
     config = _config(config_path, **flags)
@@ -119,7 +122,7 @@ def grade(paths: tuple[Path, ...], out: Path, secret_file: Path | None, jobs: in
     from grader import batch_cli
 
     batch_cli.run(list(paths), GradingPlan(EXERCISE, cases, config), out,
-                  jobs or os.cpu_count() or 1, force, quiet)
+                  jobs or os.cpu_count() or 1, force, quiet, workers)
 
 
 @main.command()

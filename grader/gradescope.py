@@ -92,7 +92,7 @@ def run_autograder(root: Path, exercise: Exercise, config: Config) -> dict:
         results = {"score": 0.0, "output": f"No notebook was submitted: upload "
                    f"{exercise.name}.ipynb (the .ipynb file you worked in).", "tests": []}
     else:
-        result = grade_submission(notebook, notebook.stem, plan, worker_context(warm=True))
+        result = grade_submission(notebook, notebook.stem, plan, worker_context("warm"))
         results = gradescope_results(result)
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
     return results

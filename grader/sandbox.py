@@ -45,13 +45,24 @@ class Captured:
     stderr: str = ""
 
 
-def worker_context(warm: bool) -> multiprocessing.context.BaseContext:
-    """Where children come from: a forkserver preloaded with torch and IPython ("warm"), or
-    a plain fork of this process, used only where this process holds nothing secret."""
-    if not warm:
+WORKER_MODES = ("warm", "cold", "fork")
+
+
+def worker_context(mode: str) -> multiprocessing.context.BaseContext:
+    """Where each submission's child comes from.
+
+    warm  a forkserver started from a clean environment and preloaded with torch and IPython:
+          start-up is paid once per batch, and no child shares memory with this process
+    cold  a fresh interpreter per submission (pays torch's import every time; for comparison)
+    fork  a fork of this very process, torch already imported: only where this process holds
+          nothing secret and no reference yet (`check` on public cases)
+    """
+    if mode == "fork":
         import grader.warm  # noqa: F401 - import torch and IPython here, once, before forking
 
         return multiprocessing.get_context("fork")
+    if mode == "cold":
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["grader.warm"])
     return context
