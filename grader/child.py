@@ -234,6 +234,8 @@ class Student:
             else warm_shell()
         self.watch = BuiltinRnnWatch()
         self.cell_of_execution: dict[int, int] = {}
+        self.cell_sources: dict[int, str] = {}
+        self.current_cell: int | None = None
 
     def serve(self) -> int:
         while True:
@@ -248,6 +250,8 @@ class Student:
         with self.watch:
             for cell in message["cells"]:
                 self.cell_of_execution[self.shell.execution_count] = cell["index"]
+                self.cell_sources[cell["index"]] = cell["source"]
+                self.current_cell = cell["index"]
                 result = self.shell.run_cell(cell["source"], store_history=True, silent=False)
                 error = result.error_before_exec or result.error_in_exec
                 if error is not None:
@@ -306,17 +310,30 @@ class Student:
 
     def describe_exception(self, error: BaseException) -> dict[str, Any]:
         """Type, message and the traceback trimmed to the student's own cells."""
-        frames = []
-        for frame in traceback.extract_tb(error.__traceback__):
-            if not frame.filename.startswith("<ipython-input-"):
-                continue
-            execution = int(frame.filename.split("-")[2])
-            cell = self.cell_of_execution.get(execution)
-            line = linecache.getline(frame.filename, frame.lineno).rstrip()
-            frames.append({"cell": cell, "line": frame.lineno, "function": frame.name,
-                           "code": line.strip()})
-        if isinstance(error, SyntaxError) and error.lineno is not None:
-            frames.append({"cell": None, "line": error.lineno, "function": "",
-                           "code": (error.text or "").strip()})
+        frames = [located for frame in traceback.extract_tb(error.__traceback__)
+                  if (located := self.locate(frame)) is not None]
+        message = str(error)
+        if isinstance(error, SyntaxError):
+            message = error.msg or message  # str() names IPython's internal file
+            if error.lineno is not None:
+                frames.append({"cell": self.current_cell, "line": error.lineno, "function": "",
+                               "code": (error.text or "").strip()})
         return {"kind": "exception", "type": type(error).__name__,
-                "message": str(error)[:2000], "frames": frames[-6:]}
+                "message": message[:2000], "frames": frames[-6:]}
+
+    def locate(self, frame: traceback.FrameSummary) -> dict[str, Any] | None:
+        """Map a frame to a notebook cell, or None when it is not the student's code."""
+        if frame.filename.startswith("<ipython-input-"):
+            cell = self.cell_of_execution.get(int(frame.filename.split("-")[2]))
+            code = linecache.getline(frame.filename, frame.lineno).strip()
+            return {"cell": cell, "line": frame.lineno, "function": frame.name, "code": code}
+        if frame.filename == "<timed exec>":  # the body of a %%time cell, after its first line
+            for index, source in self.cell_sources.items():
+                lines = source.splitlines()
+                defines = frame.name == "<module>" or f"def {frame.name}" in source
+                if lines and lines[0].startswith("%%time") and defines:
+                    body = lines[1:]
+                    code = body[frame.lineno - 1].strip() if frame.lineno <= len(body) else ""
+                    return {"cell": index, "line": frame.lineno + 1, "function": frame.name,
+                            "code": code}
+        return None

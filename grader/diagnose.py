@@ -88,17 +88,29 @@ def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_
     return explain_exception(function, problem, memory_mb)
 
 
-def matching_mistakes(exercise: Exercise, inputs: Mapping[str, np.ndarray],
-                      reference: Reference, returned: Mapping[str, np.ndarray]) -> list[str]:
-    """Keys of catalogued mistakes whose result the student's matches, on these inputs."""
-    found = []
+def weigh_mistakes(exercise: Exercise, inputs: Mapping[str, np.ndarray], reference: Reference,
+                   returned: Mapping[str, np.ndarray]) -> tuple[list[str], list[str]]:
+    """Catalogued mistakes the student's result matches on these inputs, and those it rules
+    out (the mistake would have made a visible difference, and the result does not show it)."""
+    matched, ruled_out = [], []
     for mistake in exercise.mistakes:
         predicted = mistake.compute(inputs)
-        if _close(predicted, reference.values, reference, slack=1.0):
+        if predicted is None or _close(predicted, reference.values, reference, slack=1.0):
             continue  # on these inputs the mistake makes no difference: no evidence
         if _close(returned, predicted, reference, slack=MISTAKE_SLACK):
-            found.append(mistake.key)
-    return found
+            matched.append(mistake.key)
+        else:
+            ruled_out.append(mistake.key)
+    return matched, ruled_out
+
+
+def consistent_mistakes(cases: list[tuple[list[str], list[str]]]) -> list[str]:
+    """Mistakes matched in some case and ruled out in none, in catalogue order of first match."""
+    ruled_out = {key for _, out in cases for key in out}
+    found: dict[str, None] = {}
+    for matched, _ in cases:
+        found.update(dict.fromkeys(key for key in matched if key not in ruled_out))
+    return list(found)
 
 
 def _close(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], reference: Reference,

@@ -16,7 +16,7 @@ import numpy as np
 
 from grader import diagnose, results, wire
 from grader.cases import Case, make_inputs
-from grader.compare import check_output
+from grader.compare import ACCEPTED_DTYPES, check_output
 from grader.config import Config
 from grader.exercises.base import Arrays, Exercise
 from grader.notebook import Notebook, NotebookError, forbidden_uses, load_notebook
@@ -90,6 +90,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
         else:
             result.message = _cell_errors_message(ran, exercise)
             result.cases = _grade_cases(sandbox, plan)
+            _diagnose(exercise, result.cases)
     result.stdout, result.stderr = sandbox.captured.stdout, sandbox.captured.stderr
     runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
@@ -183,12 +184,22 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
     part = case_result.max_score / (2 * len(case_result.checks))
     case_result.score = part * sum(ok for check in case_result.checks
                                    for ok in check.halves_ok.values())
-    if case_result.score < case_result.max_score:
+    comparable = all(dtype in ACCEPTED_DTYPES for _, dtype in returned.values())
+    if case_result.score < case_result.max_score and comparable:
         arrays = {name: values for name, (values, _) in returned.items()}
-        case_result.mistakes = diagnose.matching_mistakes(exercise, prepared.inputs,
-                                                          prepared.reference, arrays)
-        case_result.diagnosis = diagnose.describe_mistakes(exercise, case_result.mistakes) \
-            or diagnose.localise(case_result.checks, case.sizes["L"])
+        case_result.matched, case_result.ruled_out = diagnose.weigh_mistakes(
+            exercise, prepared.inputs, prepared.reference, arrays)
+
+
+def _diagnose(exercise: Exercise, cases: list[CaseResult]) -> None:
+    """Name a catalogued mistake only where every case agrees with it; else localise."""
+    consistent = diagnose.consistent_mistakes([(c.matched, c.ruled_out) for c in cases])
+    for case in cases:
+        if case.problem is not None or case.passed:
+            continue
+        case.mistakes = [key for key in case.matched if key in consistent]
+        case.diagnosis = diagnose.describe_mistakes(exercise, case.mistakes) \
+            or diagnose.localise(case.checks, case.case.sizes["L"])
 
 
 def _decode_values(answer: dict, exercise: Exercise,

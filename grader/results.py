@@ -54,7 +54,9 @@ class CaseResult:
     problem: str | None = None  # the call itself failed: exception, timeout, not a tuple...
     outcome: str = GRADED  # a submission status: why this case could not be compared
     diagnosis: list[str] = field(default_factory=list)
-    mistakes: list[str] = field(default_factory=list)  # keys of catalogued mistakes matched
+    mistakes: list[str] = field(default_factory=list)  # catalogued mistakes, all cases agreeing
+    matched: list[str] = field(default_factory=list)  # mistakes this case alone matches
+    ruled_out: list[str] = field(default_factory=list)  # mistakes this case alone excludes
 
     @property
     def passed(self) -> bool:

@@ -256,6 +256,16 @@ CORRECT = tuple(
                 absent=("known mistake", "differ from nn.RNN", "failed:", "raised"),
                 case_scores=(4,) * 6)
     for entry in CORRECT)
+# Returns float64: the notebook asks for sequence's dtype, and its own demo cell (cell 10)
+# fails on the dtype, but the grader accepts float64 values -> 24.
+CORRECT += (
+    CorpusEntry("correct_returns_float64",
+                _variant(LOOP, ("    return output, h_n\n",
+                                "    return output.double(), h_n.double()\n")), 24, GRADED,
+                feedback=("Score: 24 / 24", "6 of 6 cases fully right",
+                          "cell 10 failed: AssertionError"),
+                absent=("known mistake", "differ from nn.RNN"), case_scores=(4,) * 6),
+)
 
 
 # --- Typical bugs ----------------------------------------------------------------------------
@@ -305,6 +315,15 @@ def manual_rnn():
     if h_0.shape[0] != 1:
         raise ValueError(f"expected one initial state, got {h_0.shape[0]}")
     return sequence, h_0
+'''
+
+ZEROS = '''\
+def manual_rnn():
+    L, N, _ = sequence.shape
+    H = HIDDEN_SIZE
+    output = torch.zeros(L, N, 2 * H)  # TODO: fill in
+    h_n = torch.zeros(2, N, H)
+    return output, h_n
 '''
 
 STUB = '''\
@@ -401,7 +420,8 @@ BUGS = (
                 case_scores=(2,) * 6),
     # A missing bias shifts every pre-activation of both directions: everything wrong -> 0.
     CorpusEntry("bug_missing_b_ih",
-                _variant(LOOP, ("sequence[t] @ w_ih_l0.T + b_ih_l0 + ", "sequence[t] @ w_ih_l0.T + "),
+                _variant(LOOP, ("sequence[t] @ w_ih_l0.T + b_ih_l0 + ",
+                                "sequence[t] @ w_ih_l0.T + "),
                          ("sequence[t] @ w_r_ih_l0.T + b_r_ih_l0 + ",
                           "sequence[t] @ w_r_ih_l0.T + ")),
                 0, GRADED, feedback=("the input bias b_ih left out",),
@@ -474,14 +494,33 @@ BUGS = (
     CorpusEntry("bug_returns_nan", NAN_RESULT, 0, GRADED,
                 feedback=("values are NaN or infinite",), case_scores=(0,) * 6),
     # int64: the dtype check fails before any value is compared -> 0 for both tensors.
+    # .long() truncates every tanh value to 0, so the values say nothing about the bug: no
+    # catalogued mistake should be claimed (see bug_returns_zeros_placeholder).
     CorpusEntry("bug_returns_int64",
                 _variant(LOOP, ("    return output, h_n\n",
                                 "    return output.long(), h_n.long()\n")),
-                0, GRADED, feedback=("dtype is torch.int64",), case_scores=(0,) * 6),
+                0, GRADED, feedback=("dtype is torch.int64",), absent=("one step too few",),
+                case_scores=(0,) * 6),
+    # A placeholder that returns zeros of the right shapes: tanh of random pre-activations is
+    # never 0 -> every half wrong -> 0. It computes nothing, so it must not be told it
+    # "visits one step too few" (that catalogued mistake, on an L = 1 case with h_0 = 0 such
+    # as case 3, predicts all zeros).
+    CorpusEntry("bug_returns_zeros_placeholder", ZEROS, 0, GRADED,
+                feedback=("values differ from nn.RNN",), absent=("one step too few",),
+                case_scores=(0,) * 6),
     # The function cell is cell 9 of the notebook; the raise is on line 4 of that cell.
     CorpusEntry("bug_raises_value_error", RAISES, 0, ERROR,
                 feedback=("manual_rnn raised ValueError: expected one initial state, got 2",
                           "cell 9, line 4 in manual_rnn", 'raise ValueError(f"expected one'),
+                case_scores=(0,) * 6),
+    # The same raise with %%time cell magic on top: the raise is now on line 5 of cell 9.
+    CorpusEntry("bug_raises_value_error_in_cell_magic", "%%time\n" + RAISES, 0, ERROR,
+                feedback=("manual_rnn raised ValueError: expected one initial state, got 2",
+                          "cell 9, line 5 in manual_rnn"),
+                case_scores=(0,) * 6),
+    # Does not compile: the cell fails, so no manual_rnn exists in any case -> 0.
+    CorpusEntry("bug_syntax_error", "def manual_rnn(:\n    return sequence, h_0\n", 0, ERROR,
+                feedback=("cell 9 failed: SyntaxError", "defines no function manual_rnn()"),
                 case_scores=(0,) * 6),
     CorpusEntry("stub_not_implemented", STUB, 0, NOT_IMPLEMENTED,
                 feedback=("not implemented yet",), case_scores=(0,) * 6),

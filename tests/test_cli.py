@@ -62,3 +62,37 @@ def test_grade_writes_results_and_summary_and_exits_0(tmp_path: Path) -> None:
     assert assignment["extra_data"]["status"] == "not_implemented"
     assert "submission,score,max_score" in (out / "summary.csv").read_text()
     assert TEST_SECRET not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+
+
+def _comparable(out: Path) -> dict[str, dict]:
+    """Every results.json of a batch, without timings and captured output (which prints
+    memory addresses)."""
+    found = {}
+    for path in sorted(out.glob("*/results.json")):
+        data = json.loads(path.read_text())
+        data.pop("execution_time")
+        data["extra_data"].pop("stdout")
+        data["extra_data"].pop("stderr")
+        found[path.parent.name] = data
+    return found
+
+
+def test_parallel_cold_and_warm_batches_give_identical_results(tmp_path: Path) -> None:
+    secret = {"RNN_GRADER_SECRET": TEST_SECRET}
+    runs = {"j1": ["-j", "1"], "j2": ["-j", "2"], "cold": ["-j", "2", "--workers", "cold"]}
+    for name, flags in runs.items():
+        finished = run_cli("grade", str(SOLUTION), str(ASSIGNMENT), "--out", str(tmp_path / name),
+                           *flags, env=secret)
+        assert finished.returncode == 0, finished.stderr
+    assert _comparable(tmp_path / "j1") == _comparable(tmp_path / "j2") \
+        == _comparable(tmp_path / "cold")
+    assert len(_comparable(tmp_path / "j1")) == 2
+
+
+def test_progress_falls_back_to_plain_lines_and_quiet_silences_it(tmp_path: Path) -> None:
+    secret = {"RNN_GRADER_SECRET": TEST_SECRET}
+    piped = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "a"), env=secret)
+    assert "[1/1] bidirectional_rnn: 24/24 (graded" in piped.stderr
+    quiet = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "b"), "--quiet", env=secret)
+    assert "[1/1]" not in quiet.stderr
+    assert "mean" in quiet.stdout and "full marks" in quiet.stdout

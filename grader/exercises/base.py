@@ -27,12 +27,16 @@ class CasePlan:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A catalogued wrong implementation, run in the grading process to diagnose."""
+    """A catalogued wrong implementation, run in the grading process to diagnose.
+
+    `compute` returns what the mistake would return on these inputs, or None where the mistake
+    cannot happen or cannot be told apart from other failures (e.g. one step too few when L=1).
+    """
 
     key: str
     title: str
     hint: str
-    compute: Callable[[Mapping[str, np.ndarray]], Arrays]
+    compute: Callable[[Mapping[str, np.ndarray]], Arrays | None]
 
 
 @dataclass(frozen=True)

@@ -269,8 +269,10 @@ def _birnn(inputs: Mapping[str, np.ndarray], *, activation=np.tanh, keep_b_ih: b
            keep_b_hh: bool = True, use_h0: bool = True, reverse_weights: bool = True,
            reverse_visits_reversed: bool = True, reverse_stored_forward: bool = False,
            swap_halves: bool = False, hn_reverse_at_last: bool = False, steps_missing: int = 0,
-           forward_only: bool = False) -> Arrays:
+           forward_only: bool = False) -> Arrays | None:
     steps = inputs["sequence"].shape[0] - steps_missing
+    if steps < 1:
+        return None  # this mistake cannot be told apart from "computed nothing"
     common = {"activation": activation, "keep_b_ih": keep_b_ih, "keep_b_hh": keep_b_hh,
               "use_h0": use_h0, "steps": steps}
     forward, h_forward = _direction(inputs, False, weights_reverse=False, visit_reversed=False,

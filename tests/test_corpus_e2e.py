@@ -1,0 +1,139 @@
+"""End to end: grade the whole corpus (tests/corpus.py) in one `rnn-grader grade` batch and
+check every submission's score, status and feedback, results.json's schema and summary.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus  # noqa: E402
+from corpus import ENTRIES, SECRET, CorpusEntry  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "grader" / "schemas" / "gradescope_results.schema.json"
+BIN = Path(sys.executable).parent
+GRADE_SECONDS = 900
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> Path:
+    """Build every entry, grade them all in one batch; return the output folder."""
+    tmp = tmp_path_factory.mktemp("corpus")
+    submissions = tmp / "submissions"
+    for entry in ENTRIES:
+        corpus.build_notebook(entry, submissions / entry.name)
+    out = tmp / "out"
+    home = tmp / "home"
+    env = dict(os.environ)
+    env.update({
+        "RNN_GRADER_SECRET": SECRET,
+        "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_CONFIG_DIR": str(home / "jupyter" / "config"),
+        "JUPYTER_DATA_DIR": str(home / "jupyter" / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "jupyter" / "runtime"),
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    })
+    completed = subprocess.run(
+        [str(BIN / "rnn-grader"), "grade", str(submissions), "--out", str(out), "-j", "2",
+         "--quiet"],
+        cwd=tmp, env=env, capture_output=True, text=True, timeout=GRADE_SECONDS)
+    assert completed.returncode == 0, (
+        f"rnn-grader grade exited {completed.returncode}\nstdout:\n{completed.stdout}\n"
+        f"stderr:\n{completed.stderr}")
+    return out
+
+
+def _results(out: Path, entry: CorpusEntry) -> dict:
+    path = out / entry.name / "results.json"
+    assert path.is_file(), f"no results.json for {entry.name}"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _text(results: dict) -> str:
+    return "\n".join([results.get("output", "")]
+                     + [test.get("output", "") for test in results.get("tests", [])])
+
+
+def test_corpus_is_consistent():
+    """Each entry's score is the sum of its reasoned per-case scores, within 0..24."""
+    for entry in ENTRIES:
+        assert entry.case_scores is not None and len(entry.case_scores) == 6, entry.name
+        assert sum(entry.case_scores) == entry.score, entry.name
+        assert 0 <= entry.score <= corpus.MAX_SCORE, entry.name
+        assert all(score in (0, 1, 2, 3, 4) for score in entry.case_scores), entry.name
+
+
+def test_secret_gives_the_reasoned_sizes():
+    """The per-case reasoning in corpus.py assumes these hidden sizes."""
+    from grader.cases import hidden_cases
+    from grader.exercises import EXERCISE
+
+    cases = hidden_cases(EXERCISE, SECRET.encode(), 6)
+    sizes = tuple(tuple(case.sizes[key] for key in "LNIH") for case in cases)
+    assert sizes == corpus.CASE_SIZES
+    assert [case.zero_h0 for case in cases] == [False, False, True, False, True, False]
+
+
+def test_build_notebook_replaces_only_the_function_cell(tmp_path):
+    import nbformat
+
+    entry = corpus.BY_NAME["correct_functional_linear"]
+    built = nbformat.read(corpus.build_notebook(entry, tmp_path / "a"), as_version=4)
+    original = nbformat.read(corpus.SOLUTION, as_version=4)
+    assert len(built.cells) == len(original.cells)
+    for mine, theirs in zip(built.cells, original.cells, strict=True):
+        grade_id = theirs.metadata.get("nbgrader", {}).get("grade_id")
+        assert mine.source == (entry.source if grade_id == "manual_rnn" else theirs.source)
+    removed = nbformat.read(corpus.build_notebook(corpus.BY_NAME["manual_rnn_missing"],
+                                                  tmp_path / "b"), as_version=4)
+    assert len(removed.cells) == len(original.cells) - 1
+    assert all(c.metadata.get("nbgrader", {}).get("grade_id") != "manual_rnn"
+               for c in removed.cells)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[entry.name for entry in ENTRIES])
+def test_entry(batch: Path, entry: CorpusEntry):
+    results = _results(batch, entry)
+    text = _text(results)
+    got = {"score": results["score"], "status": results["extra_data"]["status"],
+           "case_scores": results["extra_data"]["case_scores"]}
+    want = {"score": entry.score, "status": entry.status, "case_scores": list(entry.case_scores)}
+    assert got == want, f"{entry.name}\n--- feedback ---\n{text}"
+    assert results["max_score"] == corpus.MAX_SCORE
+    missing = [piece for piece in entry.feedback if piece not in text]
+    assert not missing, f"{entry.name}: missing {missing}\n--- feedback ---\n{text}"
+    present = [piece for piece in entry.absent if piece in text]
+    assert not present, f"{entry.name}: should not say {present}\n--- feedback ---\n{text}"
+    assert SECRET not in json.dumps(results), "the secret leaked into results.json"
+
+
+def test_results_match_the_gradescope_schema(batch: Path):
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    problems = {}
+    for entry in ENTRIES:
+        errors = [error.message for error in validator.iter_errors(_results(batch, entry))]
+        if errors:
+            problems[entry.name] = errors
+    assert not problems
+
+
+def test_summary_has_one_row_per_entry(batch: Path):
+    with (batch / "summary.csv").open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert sorted(row["submission"] for row in rows) == sorted(e.name for e in ENTRIES)
+    for row in rows:
+        entry = corpus.BY_NAME[row["submission"]]
+        assert float(row["score"]) == entry.score, row
+        assert float(row["max_score"]) == corpus.MAX_SCORE, row
+        assert row["status"] == entry.status, row
+        assert [float(row[f"case_{n}"]) for n in range(1, 7)] == list(entry.case_scores), row
