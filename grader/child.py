@@ -18,7 +18,6 @@ import importlib
 import json
 import linecache
 import os
-import resource
 import signal
 import sys
 import traceback
@@ -30,14 +29,10 @@ from torch.overrides import TorchFunctionMode
 from traitlets.config import Config
 
 from grader import wire
+from grader.confine import confine
 
 BUILTIN_RNN_FUNCTIONS = frozenset({"rnn_tanh", "rnn_relu", "rnn_tanh_cell", "_thnn_fused_gru_cell"})
-NOBODY = 65534
 PR_SET_CHILD_SUBREAPER = 36
-CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = (
-    0x20000, 0x1, 0x2, 0x4, 0x1000, 0x4000, 0x40000)
-PRIVATE_WORKDIR = "/tmp/submission"
-_SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 _detach = torch._C.TensorBase.detach  # bound before student code runs, so it cannot be patched
 
 
@@ -140,7 +135,7 @@ def _children_of(parent: int) -> list[int]:
 def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> None:
     code = 70
     try:
-        _confine(workdir, outdir, limits)
+        confine(workdir, outdir, limits)
         code = Student(conn, limits).serve()
     except BaseException:  # noqa: BLE001 - report, then exit with the failure code below
         traceback.print_exc()
@@ -149,79 +144,6 @@ def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> No
             with contextlib.suppress(Exception):  # the student may have replaced the stream
                 stream.flush()
         os._exit(code)
-
-
-def _confine(workdir: str, outdir: str, limits: dict[str, Any]) -> None:
-    """Own process group, limits, clean environment, own folder, no privileges."""
-    os.setpgid(0, 0)
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        target = os.open(os.path.join(outdir, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    address_space = _current_address_space() + limits["memory_mb"] * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.geteuid() == 0 and _private_mounts(limits["protected_paths"], limits["disk_mb"]):
-        workdir = PRIVATE_WORKDIR
-        os.makedirs(workdir)
-    safe = {key: os.environ[key] for key in _SAFE_ENV if key in os.environ}
-    os.environ.clear()
-    os.environ.update(safe, HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg")
-    if os.geteuid() == 0 and _readable_by_others(sys.prefix, sys.base_prefix):
-        os.chown(workdir, NOBODY, NOBODY)
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-    os.chdir(workdir)
-    torch.set_num_threads(1)
-
-
-def _private_mounts(protected: list[str], disk_mb: int) -> bool:
-    """In a mount namespace of our own: a fresh, size-limited /tmp and /dev/shm, and every
-    protected path (secret file, submissions, output folder) covered by an empty mount.
-    Needs CAP_SYS_ADMIN; without it (many containers) we go on without, see the README."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNS) != 0:
-        return False
-    libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    for mountpoint in ("/tmp", "/dev/shm"):
-        options = f"size={disk_mb}m,mode=1777".encode()
-        if os.path.isdir(mountpoint) and \
-                libc.mount(b"tmpfs", mountpoint.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                           options) != 0:
-            return False
-    for path in protected:
-        if os.path.isdir(path):
-            libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_RDONLY, b"size=4k")
-        elif os.path.exists(path):
-            libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None)
-    return True
-
-
-def _readable_by_others(*prefixes: str) -> bool:
-    """Whether an unprivileged user could still import from this Python installation."""
-    for prefix in prefixes:
-        path = os.path.realpath(prefix)
-        while True:
-            if not os.stat(path).st_mode & 0o001:
-                return False
-            parent = os.path.dirname(path)
-            if parent == path:
-                break
-            path = parent
-    return True
-
-
-def _current_address_space() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 class Student:
