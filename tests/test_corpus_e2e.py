@@ -137,3 +137,45 @@ def test_summary_has_one_row_per_entry(batch: Path):
         assert float(row["max_score"]) == corpus.MAX_SCORE, row
         assert row["status"] == entry.status, row
         assert [float(row[f"case_{n}"]) for n in range(1, 7)] == list(entry.case_scores), row
+
+
+def test_correct_submissions_are_never_diagnosed(batch: Path):
+    for entry in ENTRIES:
+        if entry.score == corpus.MAX_SCORE:
+            extra = _results(batch, entry)["extra_data"]
+            assert extra["mistakes"] == [], entry.name
+
+
+def test_every_catalogued_mistake_is_named_in_some_entry(batch: Path):
+    from grader.exercises import EXERCISE
+
+    named = {key for entry in ENTRIES for key in _results(batch, entry)["extra_data"]["mistakes"]}
+    assert named == {mistake.key for mistake in EXERCISE.mistakes}
+
+
+def test_class_report_counts_each_mistake_exactly(batch: Path):
+    from grader.exercises import EXERCISE
+
+    with (batch / "class_report.csv").open(newline="", encoding="utf-8") as stream:
+        rows = {(row["kind"], row["name"]): int(row["count"]) for row in csv.DictReader(stream)}
+    for mistake in EXERCISE.mistakes:
+        expected = sum(mistake.title in " ".join(entry.feedback) for entry in ENTRIES)
+        assert rows[("mistake", mistake.key)] == expected, mistake.key
+    assert sum(count for (kind, _), count in rows.items() if kind == "status") == len(ENTRIES)
+    assert rows[("status", corpus.INVALID)] == 3
+    html = (batch / "class_report.html").read_text(encoding="utf-8")
+    assert f"Class report: {len(ENTRIES)} submissions" in html
+    assert "relu instead of tanh" in html and "invalid_notebook" in html
+    assert html.count("<img") >= 2  # score distribution and mistakes
+
+
+def test_feedback_html_shows_case_sizes_diagnosis_and_heat_map(batch: Path):
+    html = (batch / "bug_halves_swapped" / "feedback.html").read_text(encoding="utf-8")
+    assert "Score: 12 / 24" in html
+    for sizes in corpus.CASE_SIZES:
+        assert "L={}, N={}, I={}, H={}".format(*sizes) in html
+    assert "forward and reverse halves swapped in output" in html
+    assert 'src="data:image/png;base64,' in html
+    assert "nn.RNN       difference" not in html  # hidden cases show no expected values
+    correct = (batch / "correct_loop_tanh_matmul" / "feedback.html").read_text(encoding="utf-8")
+    assert "Score: 24 / 24" in correct and "<img" not in correct and "FAIL" not in correct
