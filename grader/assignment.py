@@ -1,8 +1,9 @@
 """Make the student notebook from the instructor's solution notebook.
 
-nbgrader's own preprocessors do the work: ClearSolutions stubs each solution body with
-`raise NotImplementedError()`, ClearOutput empties outputs. The solution notebook already
-ends with the self-check cell (`self_check_cell`), which students keep.
+nbgrader's own preprocessors do the work: LockCells, ClearSolutions (which stubs each
+solution body with `raise NotImplementedError()`), ClearOutput and ComputeChecksums. The
+solution notebook already ends with the self-check cell (`self_check_cell`), which students
+keep.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ def self_check_cell() -> nbformat.NotebookNode:
 
 
 def make_assignment(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    from nbgrader.preprocessors import ClearOutput, ClearSolutions
+    from nbgrader.preprocessors import ClearOutput, ClearSolutions, ComputeChecksums, LockCells
 
     notebook = nbformat.from_dict(solution)
-    notebook, _ = ClearSolutions(enforce_metadata=True).preprocess(notebook, {})
-    notebook, _ = ClearOutput().preprocess(notebook, {})
+    # The same preprocessors, in the same order, as `nbgrader generate_assignment`, so the
+    # result is byte for byte what nbgrader releases.
+    for preprocessor in (LockCells(), ClearSolutions(enforce_metadata=True), ClearOutput(),
+                         ComputeChecksums()):
+        notebook, _ = preprocessor.preprocess(notebook, {})
     return notebook
 
 

@@ -89,9 +89,12 @@ def _read_secret(secret_file: Path | None) -> bytes:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
               help="Folder for results.json per submission and summary.csv.")
+@click.option("--nbgrader", "course", nargs=2, type=(click.Path(path_type=Path), str),
+              default=None, metavar="COURSE_DIR ASSIGNMENT",
+              help="Grade submitted/ of an nbgrader course; scores go to its gradebook.")
 @click.option("--secret-file", type=click.Path(path_type=Path),
               help=f"File holding the hidden cases' secret (or set {SECRET_ENV}).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
@@ -102,9 +105,17 @@ def _read_secret(secret_file: Path | None) -> bytes:
               help="warm: fork each submission from one preloaded worker; cold: a fresh "
               "interpreter per submission (slower, for comparison).")
 @_limit_options
-def grade(paths: tuple[Path, ...], out: Path, secret_file: Path | None, jobs: int | None,
-          force: bool, quiet: bool, workers: str, config_path: Path | None, **flags) -> None:
-    """Grade notebooks (or folders of them) on the hidden cases."""
+def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | None,
+          secret_file: Path | None, jobs: int | None, force: bool, quiet: bool, workers: str,
+          config_path: Path | None, **flags) -> None:
+    """Grade notebooks (or folders of them) on the hidden cases, into --out; or an nbgrader
+    course's submissions with --nbgrader COURSE_DIR ASSIGNMENT."""
+    if course is None and (not paths or out is None):
+        raise click.UsageError("give notebooks or folders and --out DIR, or "
+                               "--nbgrader COURSE_DIR ASSIGNMENT.")
+    if course is not None and (paths or out is not None):
+        raise click.UsageError("--nbgrader grades the course's submitted/ folder: give no "
+                               "PATHs and no --out with it.")
     secret = _read_secret(secret_file)
     config = _config(config_path, **flags)
     missing = [str(path) for path in paths if not path.exists()]
@@ -119,10 +130,36 @@ def grade(paths: tuple[Path, ...], out: Path, secret_file: Path | None, jobs: in
     except SecretError as error:
         raise click.UsageError(str(error)) from None
     del secret
+    jobs = jobs or os.cpu_count() or 1
+    if course is not None:
+        _grade_course(course, cases, config, jobs, secret_file)
+        return
     from grader import batch_cli
 
-    batch_cli.run(list(paths), GradingPlan(EXERCISE, cases, config), out,
-                  jobs or os.cpu_count() or 1, force, quiet, workers)
+    assert out is not None  # checked above; for the type checker
+    protected = tuple(str(p.resolve()) for p in (*paths, out, secret_file) if p is not None)
+    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected)
+    batch_cli.run(list(paths), plan, out, jobs, force, quiet, workers)
+
+
+def _grade_course(course: tuple[Path, str], cases, config: Config, jobs: int,
+                  secret_file: Path | None) -> None:
+    from grader.exercises import EXERCISE
+    from grader.nbgrader_course import CourseError, grade_course
+    from grader.pipeline import GradingPlan
+    from grader.sandbox import worker_context
+
+    course_dir, assignment = course
+    protected = tuple(str(p.resolve()) for p in (course_dir, secret_file) if p is not None)
+    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected)
+    try:
+        done = grade_course(course_dir, assignment, plan, worker_context("warm"), jobs,
+                            lambda r: click.echo(f"{r.name}: {r.score:g}/{r.max_score:g} "
+                                                 f"({r.status})", err=True))
+    except CourseError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"graded {len(done)} submission(s) into the gradebook; next: "
+               f"`nbgrader export` or `nbgrader release_feedback {assignment}`")
 
 
 @main.command()

@@ -95,10 +95,13 @@ def find_submissions(course_dir: Path, assignment: str,
 
 
 def _glob(coursedir: Any, assignment: str) -> list[str]:
+    """Every student's submitted/<student>/<assignment> (as the directory_structure says)."""
     import glob
 
-    pattern = coursedir.format_path(coursedir.submitted_directory, "*", assignment)
-    return glob.glob(glob.escape(pattern).replace("[*]", "*"))
+    pattern = coursedir.directory_structure.format(
+        nbgrader_step=glob.escape(coursedir.submitted_directory), student_id="*",
+        assignment_id=glob.escape(assignment))
+    return glob.glob(os.path.join(glob.escape(coursedir.root), pattern))
 
 
 def _known(submitted_root: Path) -> str:
