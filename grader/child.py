@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import importlib
 import json
 import linecache
@@ -25,13 +26,12 @@ from typing import Any
 
 import torch
 from IPython.core.interactiveshell import InteractiveShell
-from torch.overrides import TorchFunctionMode
 from traitlets.config import Config
 
 from grader import wire
+from grader.builtin_guard import BuiltinRnnGuard
 from grader.confine import confine
 
-BUILTIN_RNN_FUNCTIONS = frozenset({"rnn_tanh", "rnn_relu", "rnn_tanh_cell", "_thnn_fused_gru_cell"})
 PR_SET_CHILD_SUBREAPER = 36
 _detach = torch._C.TensorBase.detach  # bound before student code runs, so it cannot be patched
 
@@ -43,24 +43,6 @@ def warm_shell() -> InteractiveShell:
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.xmode = "plain"
     return InteractiveShell.instance(config=config)
-
-
-class BuiltinRnnWatch(TorchFunctionMode):
-    """Notes every call of the fused RNN kernels and the storage of what they returned."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-        self.storages: set[int] = set()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        if getattr(func, "__name__", "") in BUILTIN_RNN_FUNCTIONS:
-            self.calls += 1
-            for item in result if isinstance(result, tuple) else (result,):
-                if isinstance(item, torch.Tensor):
-                    self.storages.add(item.untyped_storage().data_ptr())
-        return result
 
 
 # --- supervisor ----------------------------------------------------------------------------
@@ -154,7 +136,7 @@ class Student:
         self.limits = limits
         self.shell = InteractiveShell.instance() if InteractiveShell.initialized() \
             else warm_shell()
-        self.watch = BuiltinRnnWatch()
+        self.guard = BuiltinRnnGuard()
         self.cell_of_execution: dict[int, int] = {}
         self.cell_sources: dict[int, str] = {}
         self.current_cell: int | None = None
@@ -169,18 +151,17 @@ class Student:
 
     def run_cells(self, message: dict[str, Any]) -> dict[str, Any]:
         errors = []
-        with self.watch:
-            for cell in message["cells"]:
-                self.cell_of_execution[self.shell.execution_count] = cell["index"]
-                self.cell_sources[cell["index"]] = cell["source"]
-                self.current_cell = cell["index"]
-                result = self.shell.run_cell(cell["source"], store_history=True, silent=False)
-                error = result.error_before_exec or result.error_in_exec
-                if error is not None:
-                    errors.append(dict(self.describe_exception(error), cell=cell["index"]))
+        for cell in message["cells"]:
+            self.cell_of_execution[self.shell.execution_count] = cell["index"]
+            self.cell_sources[cell["index"]] = cell["source"]
+            self.current_cell = cell["index"]
+            result = self.shell.run_cell(cell["source"], store_history=True, silent=False)
+            error = result.error_before_exec or result.error_in_exec
+            if error is not None:
+                errors.append(dict(self.describe_exception(error), cell=cell["index"]))
         function = self.shell.user_ns.get(message["function"])
         return {"errors": errors, "defined": callable(function),
-                "builtin_calls": self.watch.calls}
+                "builtin_calls": self.guard.calls}
 
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         exercise = importlib.import_module(message["exercise_module"])
@@ -190,15 +171,14 @@ class Student:
         function = self.shell.user_ns.get(message["function"])
         if not callable(function):
             return {"error": {"kind": "missing"}}
-        calls_before = self.watch.calls
+        calls_before = self.guard.calls
         try:
-            with self.watch:
-                returned = function()
+            returned = function()
         except BaseException as error:  # noqa: BLE001 - SystemExit and friends are answers too
             return {"error": self.describe_exception(error),
-                    "builtin_calls": self.watch.calls - calls_before}
+                    "builtin_calls": self.guard.calls - calls_before}
         answer = self.encode_returned(returned)
-        answer["builtin_calls"] = self.watch.calls - calls_before
+        answer["builtin_calls"] = self.guard.calls - calls_before
         return answer
 
     def encode_returned(self, returned: object) -> dict[str, Any]:
@@ -213,7 +193,7 @@ class Student:
                                   "type": type(item).__name__}}
             with torch._C.DisableTorchFunctionSubclass():
                 tensor = _detach(item)
-                builtin_result |= tensor.untyped_storage().data_ptr() in self.watch.storages
+                builtin_result |= self.guard.returned(tensor)
                 if tensor.numel() > self.limits["max_elements"]:
                     return {"error": {"kind": "too_large", "position": position,
                                       "elements": tensor.numel()}}
@@ -240,8 +220,11 @@ class Student:
             if error.lineno is not None:
                 frames.append({"cell": self.current_cell, "line": error.lineno, "function": "",
                                "code": (error.text or "").strip()})
-        return {"kind": "exception", "type": type(error).__name__,
-                "message": message[:2000], "frames": frames[-6:]}
+        described = {"kind": "exception", "type": type(error).__name__,
+                     "message": message[:2000], "frames": frames[-6:]}
+        if isinstance(error, OSError) and error.errno == errno.EFBIG:
+            described["limit"] = "output"  # RLIMIT_FSIZE: stdout or stderr is full
+        return described
 
     def locate(self, frame: traceback.FrameSummary) -> dict[str, Any] | None:
         """Map a frame to a notebook cell, or None when it is not the student's code."""

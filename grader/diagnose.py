@@ -30,7 +30,7 @@ def outcome_of(problem: Mapping[str, Any]) -> str:
     """The submission status a failed call stands for."""
     if problem.get("type") == "NotImplementedError":
         return results.NOT_IMPLEMENTED
-    if problem.get("kind") == "too_large" or is_memory_error(problem):
+    if problem.get("kind") == "too_large" or is_memory_error(problem) or problem.get("limit"):
         return results.LIMIT
     return results.ERROR
 
@@ -54,6 +54,9 @@ def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int) -
         return f"{function} called sys.exit(); return (output, h_n) instead."
     if kind in ("EOFError", "StdinNotImplementedError"):
         return "input() cannot be answered while grading; remove calls to input()."
+    if error.get("limit") == "output":
+        return (f"{function} printed more than the output limit allows; remove prints "
+                "inside loops (output limit).")
     if is_memory_error(error):
         return (f"{function} ran out of memory (limit {memory_mb} MB): look for tensors that "
                 "grow with every step or sizes multiplied by mistake.")

@@ -84,13 +84,15 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
         try:
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:
-            status = results.TIMEOUT if failure.kind == "timeout" else results.CRASHED
+            status = _FAILURE_OUTCOMES.get(failure.kind, results.CRASHED)
             _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
                   f"{' (notebook time limit)' if failure.kind == 'timeout' else ''}.")
         else:
             result.message = _cell_errors_message(ran, exercise)
             result.cases = _grade_cases(sandbox, plan)
             _diagnose(exercise, result.cases)
+            if any(error.get("limit") for error in ran.get("errors", [])):
+                result.status = results.LIMIT  # the cases it finished keep their points
     result.stdout, result.stderr = sandbox.captured.stdout, sandbox.captured.stderr
     runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
@@ -115,7 +117,9 @@ def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
     first = errors[0]
     cell = f"cell {first.get('cell', 0) + 1}"
     detail = diagnose.explain_exception(exercise.function, first, 0).splitlines()[0]
-    if first.get("type") != "NotImplementedError":
+    if first.get("limit") == "output":
+        detail = "it printed more than the output limit allows (output limit)"
+    elif first.get("type") != "NotImplementedError":
         message = (str(first.get("message", "")).strip().splitlines() or [""])[0]
         detail = f"{first.get('type')}: {message}"
     more = f" ({len(errors) - 1} more cell(s) failed too)" if len(errors) > 1 else ""
@@ -226,6 +230,7 @@ def _status_from_cases(cases: list[CaseResult], current: str) -> str:
     outcomes = {case.outcome for case in cases}
     if outcomes == {results.NOT_IMPLEMENTED}:
         return results.NOT_IMPLEMENTED
+    outcomes.add(current)
     return next((status for status in STATUS_PRECEDENCE if status in outcomes), current)
 
 

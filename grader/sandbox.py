@@ -7,7 +7,9 @@ wall-time limit from outside, and learns how the child ended from its trusted su
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
+import os
 import shutil
 import signal
 import tempfile
@@ -18,6 +20,7 @@ from typing import Any
 from grader import wire
 from grader.config import Limits
 
+TEMP_PREFIX = "rnn-grader-"
 SIGNAL_STORIES = {
     signal.SIGSEGV: "crashed with a segmentation fault",
     signal.SIGABRT: "aborted",
@@ -81,7 +84,8 @@ class Sandbox:
         self._killed_by_us = False
 
     def __enter__(self) -> Sandbox:
-        self.root = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
+        _sweep_stale_folders()
+        self.root = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
         self.root.chmod(0o711)  # an unprivileged child may enter work/ but not list or read out/
         (self.root / "work").mkdir()
         (self.root / "out").mkdir(mode=0o700)
@@ -182,6 +186,15 @@ class Sandbox:
                 text = text[:keep] + "\n… (output cut here)"
             texts.append(text)
         return Captured(*texts)
+
+
+@functools.cache
+def _sweep_stale_folders() -> None:
+    """Remove sandbox folders left by grading processes that were killed (once per process)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*"):
+        owner = folder.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _supervise(*args: Any) -> None:
