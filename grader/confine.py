@@ -91,23 +91,30 @@ def _private_mounts(protected: list[str], disk_mb: int) -> bool:
         if os.path.isdir(mountpoint) and not _mount(
                 "tmpfs", mountpoint, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_mb}m,mode=1777"):
             return False
-    for path in [*protected, *closed]:  # closed folders such as /root: out of sight too
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        elif os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
+    _cover(closed)  # folders such as /root: out of sight, but for what we put back
     for root, stage in staged.items():  # put the interpreter's folders back where they were
         os.makedirs(root, exist_ok=True)
         _mount(stage, root, None, MS_BIND | MS_REC)
         _libc.umount2(stage.encode(), MNT_DETACH)
         os.rmdir(stage)
+    _cover(protected)  # last, so that nothing put back can uncover them
     return True
 
 
+def _cover(paths) -> None:
+    for path in paths:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        elif os.path.exists(path):
+            _mount("/dev/null", path, None, MS_BIND)
+
+
 def _import_roots() -> list[str]:
-    """Folders the interpreter imports from, outermost only."""
+    """Folders the interpreter imports from, outermost only. The working folder (`''` on
+    sys.path under `python -m`) is not one: it may hold anything."""
+    cwd = os.path.realpath(os.getcwd())
     candidates = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *sys.path)
-                  if p and os.path.isdir(p)}
+                  if p and os.path.isdir(p) and os.path.realpath(p) != cwd}
     grader_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     candidates.add(grader_root)
     return sorted(p for p in candidates

@@ -1,0 +1,508 @@
+"""Hostile submissions to `manual_rnn()`: what each one tries and the grade it must still get.
+
+Every entry is the solution notebook with the manual_rnn cell replaced (`function`) and/or an
+extra code cell inserted just before it (`top_level`, for code that runs at the notebook's top
+level). The inserted cell is cell 9 of the notebook (the manual_rnn cell becomes cell 10).
+
+Expectations are what a sound grader must report, reasoned from its documented limits, not
+copied from its output:
+
+* a submission can waste at most its time limits, and the message names the limit it hit;
+* it can never make a wrong answer score, by patching comparisons or lying tensors;
+* it can never reach the reference, the secret, the hidden seeds or the grader's files;
+* the built-in RNN, however it is reached, gives status builtin_rnn and 0 points;
+* nothing it starts outlives its grading, and the batch goes on after it.
+
+Tests that sit outside one submission's grade (no process left behind, nothing written in the
+output folder, the secret never written) are in test_hostile_e2e.py; the entries below that
+only make sense with those (tampering, detached processes, snooping) have a correct manual_rnn
+and so must score 24.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "solutions" / "bidirectional_rnn.ipynb"
+NOTEBOOK_NAME = "bidirectional_rnn.ipynb"
+FUNCTION_CELL_ID = "manual_rnn"
+MAX_SCORE = 24.0
+# The batch's temporary folder has this in its name: code that deletes or tampers only touches
+# paths holding it, so a broken sandbox cannot damage anything but the test's own files.
+BATCH_MARK = "hostile-batch"
+TAMPER_MARK = "TAMPERED-by-submission"
+# `pgrep -f` patterns of the processes that entries start and try to leave behind.
+DETACHED_MARKERS = ("sleep 987654", "sleep 987653", "sleep 987651")
+
+GRADED, ERROR, TIMEOUT, CRASHED, LIMIT = "graded", "error", "timeout", "crashed", "limit"
+BUILTIN = "builtin_rnn"
+NOT_ALLOWED = "not allowed"
+
+
+@dataclass(frozen=True)
+class HostileEntry:
+    """One submission and the grade it must get.
+
+    `score` is the exact score out of 24, or None when only "less than 24" can be said.
+    `feedback` must all appear in results.json's text (overall output and every test's).
+    """
+
+    name: str
+    function: str | None = None  # the manual_rnn cell; None keeps the solution's
+    top_level: str | None = None  # an extra cell before the manual_rnn cell
+    score: float | None = 0.0
+    status: str = GRADED
+    feedback: tuple[str, ...] = ()
+    why: str = ""
+
+
+def _solution_notebook() -> nbformat.NotebookNode:
+    return nbformat.read(SOLUTION, as_version=4)
+
+
+def _function_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    cells = [cell for cell in notebook.cells
+             if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == FUNCTION_CELL_ID]
+    if len(cells) != 1:
+        raise ValueError(f"{SOLUTION} has {len(cells)} cells with grade_id {FUNCTION_CELL_ID!r}")
+    return cells[0]
+
+
+def build_notebook(entry: HostileEntry, folder: Path) -> Path:
+    """Write entry's submission as folder/bidirectional_rnn.ipynb and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = _solution_notebook()
+    cell = _function_cell(notebook)
+    if entry.function is not None:
+        cell.source = entry.function
+    if entry.top_level is not None:
+        extra = nbformat.v4.new_code_cell(entry.top_level)
+        notebook.cells.insert(notebook.cells.index(cell), extra)
+    path = folder / NOTEBOOK_NAME
+    nbformat.write(notebook, str(path))
+    return path
+
+
+SOLUTION_FUNCTION = _function_cell(_solution_notebook()).source
+
+
+def after_correct(hostile_lines: str) -> str:
+    """A manual_rnn cell that runs `hostile_lines` (indented 4) then returns the right answer."""
+    helper = SOLUTION_FUNCTION.replace("def manual_rnn():", "def _by_hand():", 1)
+    return f"{helper}\n\n\ndef manual_rnn():\n{hostile_lines}    return _by_hand()\n"
+
+
+def on_graded_calls(hostile_lines: str) -> str:
+    """Like after_correct, but the first call (the notebook's own demo cell, which calls
+    manual_rnn at top level) is left alone: the hostile lines run in the grader's calls."""
+    return "_calls = []\n\n" + after_correct(
+        "    _calls.append(1)\n    if len(_calls) > 1:\n"
+        + textwrap.indent(textwrap.dedent(hostile_lines), " " * 8))
+
+
+ZEROS = """\
+def manual_rnn():
+    L, N, _ = sequence.shape
+    H = w_hh_l0.shape[0]
+    return torch.zeros(L, N, 2 * H), torch.zeros(2, N, H)
+"""
+
+# --- Time, input, exits and crashes ---------------------------------------------------------
+
+TIME_AND_EXITS = (
+    HostileEntry("top_level_infinite_loop", top_level="while True:\n    pass\n",
+                 status=TIMEOUT, feedback=("notebook time limit", "10 s")),
+    HostileEntry("function_infinite_loop", on_graded_calls("    while True:\n        pass\n"),
+                 status=TIMEOUT, feedback=("time limit per call", "3 s")),
+    # stdin is /dev/null: input() fails at once. A failing top-level cell does not stop the
+    # notebook (as in Jupyter), so the correct manual_rnn after it still scores.
+    HostileEntry("top_level_input", top_level="answer = input('Your name? ')\n", score=24.0,
+                 feedback=("cell 9 failed", "EOFError")),
+    HostileEntry("function_input", on_graded_calls("    input('Continue? ')\n"), status=ERROR,
+                 feedback=("input() cannot be answered",)),
+    # IPython catches SystemExit in a cell, like Jupyter: the notebook goes on.
+    HostileEntry("top_level_sys_exit", top_level="import sys\nsys.exit(3)\n", score=24.0,
+                 feedback=("cell 9 failed", "SystemExit")),
+    HostileEntry("function_sys_exit", on_graded_calls("    import sys\n    sys.exit(3)\n"),
+                 status=ERROR, feedback=("called sys.exit()",)),
+    HostileEntry("function_os_exit", on_graded_calls("    import os\n    os._exit(0)\n"),
+                 status=CRASHED, feedback=("exited with code 0",)),
+    HostileEntry("function_segfault",
+                 on_graded_calls("    import ctypes\n    ctypes.string_at(0)\n"),
+                 status=CRASHED, feedback=("segmentation fault",)),
+)
+
+# --- Memory, output and size limits ---------------------------------------------------------
+
+LIFT_RLIMIT = """\
+import resource
+try:
+    resource.setrlimit(resource.{limit}, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+except (ValueError, OSError):
+    resource.setrlimit(resource.{limit}, (resource.getrlimit(resource.{limit})[1],) * 2)
+print('{limit} now', resource.getrlimit(resource.{limit}))
+"""
+
+LIMITS = (
+    HostileEntry("function_memory_bomb_tensor", on_graded_calls("    x = torch.ones(10**11)\n"),
+                 status=LIMIT, feedback=("out of memory", "512 MB")),
+    HostileEntry("function_memory_bomb_bytearrays",
+                 on_graded_calls("    hoard = []\n    while True:\n"
+                               "        hoard.append(bytearray(b'x' * 50 * 2**20))\n"),
+                 status=LIMIT, feedback=("out of memory", "512 MB")),
+    # A submission running as root may try to lift its own rlimits (it needs CAP_SYS_RESOURCE
+    # to raise a hard limit); whether or not that works, the limits must hold.
+    HostileEntry("function_memory_bomb_after_lifting_rlimit",
+                 on_graded_calls(LIFT_RLIMIT.format(limit="RLIMIT_AS")
+                                 + "hoard = torch.ones(2**28, dtype=torch.float64)  # 2 GiB\n"
+                                 "assert hoard.sum() > 0\n"),
+                 status=LIMIT, feedback=("memory",), why="2 GiB is 4 times --memory-mb 512"),
+    # A flood in a top-level cell stops that cell at the output limit; the function itself is
+    # correct and its cases finish, so they keep their points and the status names the limit.
+    HostileEntry("top_level_print_flood", top_level="while True:\n    print('x' * 1000)\n",
+                 score=24.0, status=LIMIT, feedback=("output limit",)),
+    HostileEntry("function_print_flood", on_graded_calls("    while True:\n"
+                                                       "        print('x' * 1000)\n"),
+                 status=LIMIT, feedback=("output limit",)),
+    HostileEntry("top_level_print_flood_after_lifting_rlimit",
+                 top_level=LIFT_RLIMIT.format(limit="RLIMIT_FSIZE")
+                 + "for _ in range(5000):\n    print('x' * 1000)  # 5 MB, 5 times the limit\n",
+                 score=24.0, status=LIMIT, feedback=("output limit",)),
+    HostileEntry("huge_returned_tensor",
+                 "def manual_rnn():\n    N, H = h_0.shape[1], h_0.shape[2]\n"
+                 "    return torch.zeros(5000, 5000, 2), torch.zeros(2, N, H)\n",
+                 status=LIMIT, feedback=("more than the limit of 1000000",)),
+    HostileEntry("nan_result",
+                 "def manual_rnn():\n    L, N, _ = sequence.shape\n    H = w_hh_l0.shape[0]\n"
+                 "    nan = float('nan')\n"
+                 "    return torch.full((L, N, 2 * H), nan), torch.full((2, N, H), nan)\n",
+                 feedback=("NaN or infinite",)),
+)
+
+# --- Lying about the comparison -------------------------------------------------------------
+
+PATCH_COMPARISONS = """\
+import numpy
+import torch
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)
+torch.testing.assert_close = lambda *a, **k: None
+numpy.allclose = lambda *a, **k: True
+numpy.array_equal = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+torch.Tensor.__eq__ = lambda self, other: True
+"""
+
+LYING_TENSOR = """\
+class Liar(torch.Tensor):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def allclose(self, *args, **kwargs):
+        return True
+
+    def equal(self, *args, **kwargs):
+        return True
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in ("allclose", "equal", "eq", "__eq__", "isclose", "assert_close"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def manual_rnn():
+    L, N, _ = sequence.shape
+    H = w_hh_l0.shape[0]
+    return (torch.zeros(L, N, 2 * H).as_subclass(Liar),
+            torch.zeros(2, N, H).as_subclass(Liar))
+"""
+
+HEAP_HUNT = """\
+import gc
+
+
+def manual_rnn():
+    L, N, _ = sequence.shape
+    H = w_hh_l0.shape[0]
+    found = {}
+    for obj in gc.get_objects():
+        try:
+            if isinstance(obj, torch.Tensor) and obj is not sequence and obj is not h_0:
+                found.setdefault(tuple(obj.shape), obj)
+        except Exception:
+            pass
+    output = found.get((L, N, 2 * H), torch.zeros(L, N, 2 * H))
+    h_n = found.get((2, N, H), torch.zeros(2, N, H))
+    return output.detach().clone(), h_n.detach().clone()
+"""
+
+LYING = (
+    HostileEntry("monkeypatched_comparisons", ZEROS, top_level=PATCH_COMPARISONS,
+                 feedback=("differ from nn.RNN",)),
+    HostileEntry("lying_tensor_subclass", LYING_TENSOR, feedback=("differ from nn.RNN",)),
+    HostileEntry("heap_hunting_for_reference", HEAP_HUNT, score=None,
+                 why="the reference never exists in the student's process"),
+)
+
+# --- The built-in RNN, however reached -------------------------------------------------------
+
+PARAMS = ("[w_ih_l0, w_hh_l0, b_ih_l0, b_hh_l0, w_r_ih_l0, w_r_hh_l0, b_r_ih_l0, b_r_hh_l0]")
+
+BUILTIN_RNN = (
+    HostileEntry("builtin_rnn_module_called",
+                 "def manual_rnn():\n    with torch.no_grad():\n"
+                 "        return rnn(sequence, h_0)\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+    HostileEntry("builtin_rnn_built_anew",
+                 "def manual_rnn():\n    H = w_hh_l0.shape[0]\n"
+                 "    fresh = torch.nn.RNN(sequence.shape[2], H, bidirectional=True)\n"
+                 "    with torch.no_grad():\n"
+                 "        for mine, theirs in zip(fresh.parameters(), rnn.parameters()):\n"
+                 "            mine.copy_(theirs)\n"
+                 "        return fresh(sequence, h_0)\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+    HostileEntry("builtin_rnn_vf_rnn_tanh",
+                 "def manual_rnn():\n    with torch.no_grad():\n"
+                 f"        output, h_n = torch._VF.rnn_tanh(sequence, h_0, {PARAMS},\n"
+                 "                                         True, 1, 0.0, False, True, False)\n"
+                 "    return output, h_n\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+    HostileEntry("builtin_rnn_getattr_built_at_run_time",
+                 "def manual_rnn():\n"
+                 "    kernel = getattr(torch._C._VariableFunctions, 'rnn' + '_tanh')\n"
+                 "    with torch.no_grad():\n"
+                 f"        output, h_n = kernel(sequence, h_0, {PARAMS},\n"
+                 "                             True, 1, 0.0, False, True, False)\n"
+                 "    return output, h_n\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+    HostileEntry("builtin_rnn_result_from_top_level",
+                 "def manual_rnn():\n    return precomputed\n",
+                 top_level="with torch.no_grad():\n    precomputed = rnn(sequence, h_0)\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+    # Neither the code check (no forbidden name in manual_rnn) nor, if it looks only at the
+    # calling thread or honours torch's switches, the run-time watch would see these.
+    HostileEntry("builtin_rnn_torch_function_disabled",
+                 "def manual_rnn():\n    module = globals()['r' + 'nn']\n"
+                 "    with torch.no_grad(), torch._C.DisableTorchFunction():\n"
+                 "        output, h_n = module(sequence, h_0)\n"
+                 "    return output.clone(), h_n.clone()\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+    HostileEntry("builtin_rnn_in_a_thread",
+                 "import threading\n\n\ndef manual_rnn():\n    module = globals()['r' + 'nn']\n"
+                 "    answer = []\n\n    def work():\n        with torch.no_grad():\n"
+                 "            answer.extend(t.clone() for t in module(sequence, h_0))\n\n"
+                 "    worker = threading.Thread(target=work)\n    worker.start()\n"
+                 "    worker.join()\n    return tuple(answer)\n",
+                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+)
+
+# --- Tampering with files -------------------------------------------------------------------
+# Each has a correct manual_rnn; test_hostile_e2e checks the output folder and the
+# submissions afterwards. They only touch paths holding BATCH_MARK.
+
+WALK_TMP_AND_WRITE = f"""\
+import os
+written = []
+for top, folders, files in os.walk('/tmp'):
+    if '{BATCH_MARK}' in top and os.path.basename(top) == 'out':
+        target = os.path.join(top, '{TAMPER_MARK}-walk.txt')
+        try:
+            with open(target, 'w') as stream:
+                stream.write('tampered')
+            written.append(target)
+        except OSError as error:
+            print('could not write', target, error)
+print('written:', written)
+"""
+
+WRITE_PARENTS = f"""\
+import os
+for up in ('..',):  # beyond is / itself: not here
+    target = os.path.join(up, '{TAMPER_MARK}-parent.txt')
+    try:
+        with open(target, 'w') as stream:
+            stream.write('tampered')
+        print('wrote', os.path.abspath(target))
+    except OSError as error:
+        print('could not write', target, error)
+"""
+
+DELETE_IN_TMP = f"""\
+import os
+deleted = []
+for top, folders, files in os.walk('/tmp'):
+    for name in files:
+        path = os.path.join(top, name)
+        if '{BATCH_MARK}' in path:
+            try:
+                os.remove(path)
+                deleted.append(path)
+            except OSError:
+                pass
+print('deleted:', deleted)
+"""
+
+FIND_GRADER = """\
+import os
+
+
+def grader_processes():
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as stream:
+                words = stream.read().decode(errors='replace').split('\\0')
+        except OSError:
+            continue
+        if 'grader' in words and 'grade' in words:
+            yield pid, words
+
+
+def after(words, flag):
+    return words[words.index(flag) + 1] if flag in words else None
+
+"""
+
+PROC_ROOT_TAMPER = FIND_GRADER + f"""\
+for pid, words in grader_processes():
+    out = after(words, '--out')
+    if out and '{BATCH_MARK}' in out:
+        target = f'/proc/{{pid}}/root{{out}}/{TAMPER_MARK}-proc-root.txt'
+        try:
+            with open(target, 'w') as stream:
+                stream.write('tampered')
+            print('wrote', target)
+        except OSError as error:
+            print('could not write', target, error)
+"""
+
+UNMOUNT_TMP_TAMPER = f"""\
+import ctypes
+import os
+libc = ctypes.CDLL(None, use_errno=True)
+print('umount /tmp:', libc.umount2(b'/tmp', 2), ctypes.get_errno())
+for top, folders, files in os.walk('/tmp'):
+    if '{BATCH_MARK}' in top and os.path.basename(top) == 'out':
+        target = os.path.join(top, '{TAMPER_MARK}-unmounted.txt')
+        try:
+            with open(target, 'w') as stream:
+                stream.write('tampered')
+            print('wrote', target)
+        except OSError as error:
+            print('could not write', target, error)
+"""
+
+TAMPERING = (
+    HostileEntry("tamper_out_folder_found_in_tmp", top_level=WALK_TMP_AND_WRITE, score=24.0),
+    HostileEntry("tamper_parent_folders_of_cwd", top_level=WRITE_PARENTS, score=24.0),
+    HostileEntry("tamper_delete_files_in_tmp", top_level=DELETE_IN_TMP, score=24.0),
+    HostileEntry("tamper_out_folder_via_proc_root", top_level=PROC_ROOT_TAMPER, score=24.0),
+    HostileEntry("tamper_out_folder_after_unmounting_tmp", top_level=UNMOUNT_TMP_TAMPER,
+                 score=24.0),
+)
+
+# --- Processes left behind ------------------------------------------------------------------
+
+DETACHED = (
+    HostileEntry("detached_popen_new_session", score=24.0, top_level=(
+        "import subprocess\n"
+        "subprocess.Popen(['sleep', '987654'], start_new_session=True,\n"
+        "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n")),
+    HostileEntry("detached_double_fork_setsid", score=24.0, top_level=(
+        "import os\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        os.execvp('sleep', ['sleep', '987653'])\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n")),
+    # The supervisor is the one that kills what the submission leaves behind: kill it first.
+    HostileEntry("detached_after_killing_supervisor", score=24.0, top_level=(
+        "import os, signal, subprocess\n"
+        "os.kill(os.getppid(), signal.SIGKILL)\n"
+        "subprocess.Popen(['sleep', '987651'], start_new_session=True,\n"
+        "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n")),
+)
+
+# --- Snooping for the secret ----------------------------------------------------------------
+
+SNOOP_ENV_AND_FILES = """\
+import os, time
+print('ENVIRON', dict(os.environ))
+started, seen, shown = time.monotonic(), 0, 0
+for top, folders, files in os.walk('/'):
+    if top == '/':
+        folders[:] = [f for f in folders if f not in ('proc', 'sys', 'dev')]
+    for name in files:
+        seen += 1
+        path = os.path.join(top, name)
+        if 'secret' in path.lower() and shown < 200:
+            shown += 1
+            try:
+                if os.path.getsize(path) < 4096:
+                    with open(path, errors='replace') as stream:
+                        print('FILE', path, repr(stream.read()))
+                else:
+                    print('NAME', path)
+            except OSError:
+                pass
+    if seen > 20000 or time.monotonic() - started > 5:
+        break
+print('files seen:', seen)
+"""
+
+SNOOP_PROC = FIND_GRADER + """\
+for pid, words in grader_processes():
+    print('GRADER', pid, words)
+    try:
+        with open(f'/proc/{pid}/environ', 'rb') as stream:
+            variables = stream.read().decode(errors='replace').split('\\0')
+        print('ENVIRON', [v for v in variables if 'SECRET' in v])
+    except OSError as error:
+        print('environ', error)
+    secret_file = after(words, '--secret-file')
+    if secret_file:
+        for path in (secret_file, f'/proc/{pid}/root{secret_file}'):
+            try:
+                with open(path, errors='replace') as stream:
+                    print('SECRET FILE', path, repr(stream.read()))
+            except OSError as error:
+                print('secret file', path, error)
+"""
+
+SNOOPING = (
+    HostileEntry("snoop_environment_and_filesystem", top_level=SNOOP_ENV_AND_FILES, score=24.0),
+    HostileEntry("snoop_grader_process_via_proc", top_level=SNOOP_PROC, score=24.0),
+)
+
+HOSTILE: tuple[HostileEntry, ...] = (TIME_AND_EXITS + LIMITS + LYING + BUILTIN_RNN + TAMPERING
+                                     + DETACHED + SNOOPING)
+
+
+def correct_after(entry: HostileEntry) -> HostileEntry:
+    """The solution itself, graded after `entry` in the same batch."""
+    return HostileEntry(f"correct_after_{entry.name}", score=MAX_SCORE)
+
+
+ENTRIES: tuple[HostileEntry, ...] = tuple(
+    item for entry in HOSTILE for item in (entry, correct_after(entry)))
+BY_NAME = {entry.name: entry for entry in ENTRIES}
+assert len(BY_NAME) == len(ENTRIES), "entry names must be unique"
+# Submission folders sort in the order above (the batch grades in sorted order), each hostile
+# entry right before its correct_after_ twin; the folder name is the submission's name.
+FOLDERS = {item.name: f"{number:02d}{suffix}-{item.name}"
+           for number, entry in enumerate(HOSTILE, start=1)
+           for suffix, item in (("a", entry), ("b", correct_after(entry)))}
