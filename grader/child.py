@@ -117,8 +117,8 @@ def _children_of(parent: int) -> list[int]:
 def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> None:
     code = 70
     try:
-        confine(workdir, outdir, limits)
-        code = Student(conn, limits).serve()
+        isolation = confine(workdir, outdir, limits)
+        code = Student(conn, limits, isolation).serve()
     except BaseException:  # noqa: BLE001 - report, then exit with the failure code below
         traceback.print_exc()
     finally:
@@ -131,9 +131,10 @@ def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> No
 class Student:
     """Serves the grading process: run the cells once, then call the function per case."""
 
-    def __init__(self, conn, limits: dict[str, Any]) -> None:
+    def __init__(self, conn, limits: dict[str, Any], isolation: dict[str, Any]) -> None:
         self.conn = conn
         self.limits = limits
+        self.isolation = isolation
         self.shell = InteractiveShell.instance() if InteractiveShell.initialized() \
             else warm_shell()
         self.guard = BuiltinRnnGuard()
@@ -161,7 +162,7 @@ class Student:
                 errors.append(dict(self.describe_exception(error), cell=cell["index"]))
         function = self.shell.user_ns.get(message["function"])
         return {"errors": errors, "defined": callable(function),
-                "builtin_calls": self.guard.calls}
+                "builtin_calls": self.guard.calls, "isolation": self.isolation}
 
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         exercise = importlib.import_module(message["exercise_module"])

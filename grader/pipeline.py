@@ -88,6 +88,8 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
             _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
                   f"{' (notebook time limit)' if failure.kind == 'timeout' else ''}.")
         else:
+            result.isolation = {key: ran.get("isolation", {}).get(key)
+                                for key in ("uid", "private_mounts")}
             result.message = _cell_errors_message(ran, exercise)
             result.cases = _grade_cases(sandbox, plan)
             _diagnose(exercise, result.cases)

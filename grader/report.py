@@ -66,6 +66,7 @@ def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[
             "notebook_sha256": fingerprint,
             "case_scores": [round(case.score, 4) for case in result.cases],
             "mistakes": result.mistakes,
+            "isolation": result.isolation,
             "stdout": result.stdout,
             "stderr": result.stderr,
         },
@@ -95,6 +96,13 @@ def write_results(folder: Path, result: SubmissionResult, fingerprint: str) -> P
     path = folder / RESULTS_FILE
     write_atomic(path, json.dumps(gradescope_results(result, fingerprint), indent=2) + "\n")
     return path
+
+
+def read_isolation(results: Path) -> dict[str, Any]:
+    try:
+        return json.loads(results.read_text(encoding="utf-8"))["extra_data"]["isolation"] or {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def summary_rows(results_files: Iterable[Path]) -> list[dict[str, Any]]:

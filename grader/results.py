@@ -88,6 +88,7 @@ class SubmissionResult:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    isolation: dict[str, object] = field(default_factory=dict)  # what the child reported
 
     @property
     def mistakes(self) -> list[str]:
