@@ -32,17 +32,7 @@ def batch(tmp_path_factory) -> Path:
     for entry in ENTRIES:
         corpus.build_notebook(entry, submissions / entry.name)
     out = tmp / "out"
-    home = tmp / "home"
-    env = dict(os.environ)
-    env.update({
-        "RNN_GRADER_SECRET": SECRET,
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter" / "config"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter" / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "jupyter" / "runtime"),
-        "MPLCONFIGDIR": str(home / "matplotlib"),
-        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    })
+    env = {**os.environ, "RNN_GRADER_SECRET": SECRET}  # conftest set Jupyter dirs, PATH
     completed = subprocess.run(
         [str(BIN / "rnn-grader"), "grade", str(submissions), "--out", str(out), "-j", "2",
          "--quiet"],

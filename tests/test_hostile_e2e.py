@@ -37,7 +37,6 @@ from hostile import (  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's private mounts need root")
 
-BIN = Path(sys.executable).parent
 JOBS = 2
 NOTEBOOK_SECONDS, CALL_SECONDS, MEMORY_MB = 10, 3, 512
 HIDDEN_CASES = 6
@@ -113,17 +112,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     secret_file.parent.mkdir(mode=0o700)
     secret_file.write_text(secret + "\n")
     out = tmp / "out"
-    home = tmp / "home"
-    env = dict(os.environ)
-    env.update({
-        "RNN_GRADER_SECRET": secret,  # given both ways: neither may leak
-        "IPYTHONDIR": str(home / "ipython"),
-        "JUPYTER_CONFIG_DIR": str(home / "jupyter" / "config"),
-        "JUPYTER_DATA_DIR": str(home / "jupyter" / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "jupyter" / "runtime"),
-        "MPLCONFIGDIR": str(home / "matplotlib"),
-        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    })
+    env = {**os.environ, "RNN_GRADER_SECRET": secret}  # conftest set Jupyter dirs, PATH
     command = [sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out),
                "-j", str(JOBS), "--quiet", "--notebook-timeout", str(NOTEBOOK_SECONDS),
                "--call-timeout", str(CALL_SECONDS), "--memory-mb", str(MEMORY_MB),
