@@ -61,7 +61,9 @@ def worker_context(mode: str) -> multiprocessing.context.BaseContext:
           nothing secret and no reference yet (`check` on public cases)
     """
     if mode == "fork":
-        import grader.warm  # noqa: F401 - import torch and IPython here, once, before forking
+        from grader import child  # import torch and IPython here, once, before forking
+
+        child.warm_shell()
 
         return multiprocessing.get_context("fork")
     if mode == "cold":

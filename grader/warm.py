@@ -1,4 +1,4 @@
-"""Preloaded by the warm worker: pay for torch and IPython once, before any submission.
+"""Preloaded by the warm worker: pay for torch, IPython and their lazy imports once.
 
 The worker is a fresh interpreter started from an environment without the instructor's
 secret; it imports only this, so it holds no secret, hidden seed or reference.
@@ -10,3 +10,5 @@ from grader import child
 
 torch.set_num_threads(1)
 child.warm_shell()
+# Its first call imports seconds' worth of torch internals; notebooks often use it.
+torch.testing.assert_close(torch.zeros(1), torch.zeros(1))
