@@ -39,42 +39,49 @@ def _page(title: str, body: str) -> str:
 
 
 def _png(figure) -> str:
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _figure(width: float, height: float):
-    import matplotlib
+def _figure(width: float, height: float, rows: int = 1):
+    """A figure of our own: no pyplot, whose global state is not safe across threads."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    figure = Figure(figsize=(width, height * rows))
+    axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+    return figure, axes if rows > 1 else axes[0]
 
-    return plt.subplots(figsize=(width, height))
+
+def _failing_output(case: CaseResult):
+    return next((c for c in case.checks if c.name == "output" and c.error_ratio is not None
+                 and not c.ok), None)
 
 
-def error_heat_map(case: CaseResult) -> str:
-    """Error of output over time steps and features (worst over the batch), in units of the
-    tolerance; the line separates the forward half from the reverse half."""
-    check = next((c for c in case.checks if c.name == "output" and c.error_ratio is not None
-                  and not c.ok), None)
-    if check is None:
+def error_heat_maps(cases: list[CaseResult]) -> str:
+    """One picture, a panel per case whose output has the right shape but wrong values: the
+    error over time steps and features (worst over the batch), in units of the tolerance;
+    the line separates the forward half from the reverse half."""
+    failing = [(case, check) for case in cases if (check := _failing_output(case)) is not None]
+    if not failing:
         return ""
-    ratio = np.nan_to_num(check.error_ratio.max(axis=1), nan=1e12, posinf=1e12)  # (L, 2H)
-    figure, axes = _figure(6, 2.8)
-    image = axes.imshow(np.log10(np.maximum(ratio, 1e-3)).T, aspect="auto", cmap="magma",
-                        vmin=-3, vmax=6, origin="lower")
-    hidden = ratio.shape[1] // 2
-    axes.axhline(hidden - 0.5, color="cyan", linewidth=1.5)
-    axes.set_xlabel("time step t")
-    axes.set_ylabel("feature (forward | reverse)")
-    axes.set_yticks([hidden / 2 - 0.5, hidden * 1.5 - 0.5], ["forward", "reverse"])
-    figure.colorbar(image, ax=axes, label="log10(error / tolerance); > 0 is wrong")
-    return _png(figure)
+    figure, axes = _figure(6.5, 2.4, rows=len(failing))
+    for axis, (case, check) in zip(np.atleast_1d(axes), failing, strict=True):
+        ratio = np.nan_to_num(check.error_ratio.max(axis=1), nan=1e12, posinf=1e12)  # (L, 2H)
+        image = axis.imshow(np.log10(np.maximum(ratio, 1e-3)).T, aspect="auto", cmap="magma",
+                            vmin=-3, vmax=6, origin="lower", interpolation="nearest")
+        hidden = ratio.shape[1] // 2
+        axis.axhline(hidden - 0.5, color="cyan", linewidth=1.5)
+        axis.set_title(f"Case {case.case.number}: output error", fontsize=9)
+        axis.set_xlabel("time step t")
+        axis.set_xticks(range(0, ratio.shape[0], max(1, ratio.shape[0] // 10)))
+        axis.set_yticks([hidden / 2 - 0.5, hidden * 1.5 - 0.5], ["forward", "reverse"])
+        figure.colorbar(image, ax=axis, label="log10(error / tolerance)")
+    figure.tight_layout()
+    return ("<h2>Where output departs from nn.RNN</h2><p>Colour is log10 of the error in units "
+            "of the tolerance: above 0 is wrong. Forward half below the line, reverse above.</p>"
+            + _png(figure))
 
 
 def _case_section(case: CaseResult, exercise: Exercise) -> str:
@@ -90,7 +97,6 @@ def _case_section(case: CaseResult, exercise: Exercise) -> str:
         if case.diagnosis:
             parts.append('<div class="diagnosis">' + "<br>".join(
                 escape(line) for line in case.diagnosis) + "</div>")
-        parts.append(error_heat_map(case))
     return "\n".join(parts)
 
 
@@ -98,6 +104,7 @@ def write_feedback(folder: Path, result: SubmissionResult, exercise: Exercise) -
     body = [f"<h1>Feedback: {escape(result.name)}</h1>",
             f"<pre>{escape(overall_message(result))}</pre>"]
     body += [_case_section(case, exercise) for case in result.cases]
+    body.append(error_heat_maps(result.cases))
     path = folder / "feedback.html"
     write_atomic(path, _page(f"Feedback for {result.name}", "\n".join(body)))
     return path
