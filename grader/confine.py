@@ -110,13 +110,13 @@ def _cover(paths) -> None:
 
 
 def _import_roots() -> list[str]:
-    """Folders the interpreter imports from, outermost only. The working folder (`''` on
-    sys.path under `python -m`) is not one: it may hold anything."""
-    cwd = os.path.realpath(os.getcwd())
-    candidates = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *sys.path)
-                  if p and os.path.isdir(p) and os.path.realpath(p) != cwd}
+    """Folders the interpreter imports from, outermost only: its prefixes, site-packages and
+    the grader's own folder. Not the working folder or a script's folder (sys.path[0]): they
+    may hold anything, /tmp included."""
+    packages = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
     grader_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    candidates.add(grader_root)
+    candidates = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *packages,
+                                                grader_root) if os.path.isdir(p)}
     return sorted(p for p in candidates
                   if not any(p != other and p.startswith(other + os.sep) for other in candidates))
 

@@ -69,7 +69,9 @@ def worker_context(mode: str) -> multiprocessing.context.BaseContext:
     if mode == "cold":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["grader.warm"])
+    # Each child re-runs the `rnn-grader` script (multiprocessing's main fix-up; preloading
+    # "__main__" does not work before Python 3.13): with grader.cli loaded that costs nothing.
+    context.set_forkserver_preload(["grader.warm", "grader.cli"])
     return context
 
 

@@ -4,6 +4,8 @@ The worker is a fresh interpreter started from an environment without the instru
 secret; it imports only this, so it holds no secret, hidden seed or reference.
 """
 
+import gc
+
 import torch
 
 from grader import child
@@ -12,3 +14,6 @@ torch.set_num_threads(1)
 child.warm_shell()
 # Its first call imports seconds' worth of torch internals; notebooks often use it.
 torch.testing.assert_close(torch.zeros(1), torch.zeros(1))
+# Children never collect what the worker holds: their garbage collector would otherwise walk
+# (and copy on write) every object inherited from this process, a large part of each fork.
+gc.freeze()
