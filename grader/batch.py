@@ -7,11 +7,11 @@ again grades only what is missing; a notebook changed since its result was writt
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,15 +102,17 @@ def grade_batch(submissions: list[Submission], plan: GradingPlan, context, out: 
         write_feedback(out / submission.name, result, plan.exercise)
         return result
 
+    # A bounded window of submissions in flight: a finished result is reported and dropped,
+    # so memory does not grow with the size of the batch.
+    waiting = iter(submissions)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_one, submission) for submission in submissions]
-        for future in as_completed(futures):
-            on_done(future.result())
+        running = {pool.submit(grade_one, s) for s in itertools.islice(waiting, 2 * jobs)}
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                on_done(future.result())
+                running |= {pool.submit(grade_one, s) for s in itertools.islice(waiting, 1)}
 
 
 def results_files(out: Path) -> Iterator[Path]:
     return out.glob(f"*/{report.RESULTS_FILE}")
-
-
-def is_terminal() -> bool:
-    return sys.stderr.isatty()

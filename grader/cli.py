@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import click
 from rich.console import Console
@@ -136,7 +137,7 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
         return
     from grader import batch_cli
 
-    assert out is not None  # checked above; for the type checker
+    out = cast(Path, out)  # given whenever --nbgrader is not
     protected = tuple(str(p.resolve()) for p in (*paths, out, secret_file) if p is not None)
     plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected)
     batch_cli.run(list(paths), plan, out, jobs, force, quiet, workers)
