@@ -98,18 +98,24 @@ def _kill_everything(student_pid: int) -> None:
 
 
 def _children_of(parent: int) -> list[int]:
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            children.append(int(entry))
-    return children
+    """Direct children, from the kernel's own list (no scan of every process in /proc)."""
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as listing:
+            return [int(pid) for pid in listing.read().split()]
+    except OSError:  # kernels without CONFIG_PROC_CHILDREN: scan /proc
+        return [pid for pid in _all_pids() if _parent_of(pid) == parent]
+
+
+def _all_pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 # --- student process -----------------------------------------------------------------------

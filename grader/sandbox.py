@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import signal
@@ -72,6 +73,8 @@ def worker_context(mode: str) -> multiprocessing.context.BaseContext:
     # Each child re-runs the `rnn-grader` script (multiprocessing's main fix-up; preloading
     # "__main__" does not work before Python 3.13): with grader.cli loaded that costs nothing.
     context.set_forkserver_preload(["grader.warm", "grader.cli"])
+    # Start it now: it imports torch while this process prepares the references.
+    multiprocessing.forkserver.ensure_running()
     return context
 
 
