@@ -1,0 +1,351 @@
+"""Batch grading time and memory: `rnn-grader grade` against `nbgrader autograde`.
+
+    python benchmarks/bench_batch.py --n 100 [--nbgrader-n K] [--jobs J] [--seed S]
+    python benchmarks/bench_batch.py --scaling [--scaling-ns 10 100 1000]
+
+1. Builds N submissions (benchmarks/make_submissions.py: ~70 % correct in several styles,
+   ~25 % buggy, ~5 % raising) in a temporary folder, as <student>/bidirectional_rnn.ipynb.
+2. rnn-grader: `rnn-grader grade SUBMISSIONS --out OUT --quiet -j J` in a subprocess with
+   RNN_GRADER_SECRET set (J defaults to the number of cores, as rnn-grader's own default).
+   Wall time, and memory: wait4's peak RSS of the largest process, plus a /proc sampler that
+   follows the tree (the grading process, the warm worker it forks submissions from, the
+   per-submission processes, and the whole tree's PSS). See benchmarks/procwatch.py.
+3. nbgrader: a real course in a temporary folder: nbgrader_config.py, source/<assignment>/,
+   `nbgrader generate_assignment`, the students added to the gradebook (`nbgrader db student
+   import` of a CSV: the same rows as N `nbgrader db student add` calls, in one process), the
+   same notebooks copied to submitted/<student>/<assignment>/, then `nbgrader autograde
+   <assignment>`, which executes the submissions one after another in a fresh kernel each.
+   Only autograde is timed. With --nbgrader-n K only the first K submissions go to nbgrader.
+
+Fairness. The nbgrader course's source notebook is solutions/bidirectional_rnn.ipynb WITHOUT
+its final self-check cell (`!rnn-grader check bidirectional_rnn.ipynb`) and the markdown cell
+introducing it: nbgrader's autograde would execute that cell in every submission. The
+submissions leave those two cells out as well, so both graders receive byte-identical
+notebooks (rnn-grader skips the self-check cell anyway: it is tagged rnn-grader:skip). The
+work differs by design: nbgrader runs the notebook once with its single visible test cell
+(10 points on the notebook's own sizes); rnn-grader runs the notebook's cells, then calls
+manual_rnn on six hidden cases and compares against nn.RNN with a rounding-error tolerance.
+
+Environment: the folder of sys.executable goes first on PATH (nbgrader runs `alembic` and the
+kernel's `python` by bare name); JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, JUPYTER_RUNTIME_DIR and
+IPYTHONDIR point at fresh temporary folders, so no user configuration leaks in.
+
+Both runs are also checked for sanity against the submissions' manifest: rnn-grader must give
+full marks to every correct one, less to every buggy one and 0 to every raising one; nbgrader
+full marks to correct ones and 0 to the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from make_submissions import (  # noqa: E402
+    NOTEBOOK_NAME,
+    SOLUTION,
+    load_solution,
+    make_submissions,
+    without_self_check,
+)
+from procwatch import Measurement, run_measured  # noqa: E402
+
+ASSIGNMENT = "bidirectional_rnn"
+SECRET = "benchmark-secret-not-for-real-use"
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    which = shutil.which(name)
+    if which is None:
+        raise SystemExit(f"{name} not found next to {sys.executable} or on PATH")
+    return which
+
+
+def clean_env(scratch: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("RNN_GRADER_SECRET", None)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        folder = scratch / "env" / name.lower()
+        folder.mkdir(parents=True, exist_ok=True)
+        env[name] = str(folder)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# --- rnn-grader ----------------------------------------------------------------------------
+
+def run_rnn_grader(submissions: Path, out: Path, jobs: int, env: dict[str, str],
+                   workers: str = "warm") -> Measurement:
+    command = [tool("rnn-grader"), "grade", str(submissions), "--out", str(out), "--quiet",
+               "-j", str(jobs), "--workers", workers]
+    log = out.parent / f"{out.name}.log"
+    with open(log, "wb") as stream:
+        measurement = run_measured(command, env=dict(env, RNN_GRADER_SECRET=SECRET),
+                                   cwd=out.parent, stdout=stream, stderr=subprocess.STDOUT)
+    if measurement.returncode != 0:
+        raise SystemExit(f"rnn-grader grade failed ({measurement.returncode}); see {log}:\n"
+                         + log.read_text(errors="replace")[-3000:])
+    return measurement
+
+
+def rnn_grader_scores(out: Path) -> dict[str, tuple[float, float]]:
+    with open(out / "summary.csv", newline="", encoding="utf-8") as stream:
+        return {row["submission"]: (float(row["score"]), float(row["max_score"]))
+                for row in csv.DictReader(stream)}
+
+
+# --- nbgrader ------------------------------------------------------------------------------
+
+NBGRADER_CONFIG = """\
+c = get_config()
+c.CourseDirectory.course_id = "rnn-benchmark"
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_url = "sqlite:///" + {db!r}
+"""
+
+
+def _nbgrader(args: list[str], course: Path, env: dict[str, str]) -> None:
+    done = subprocess.run([tool("nbgrader"), *args], cwd=course, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"nbgrader {' '.join(args)} failed ({done.returncode}):\n"
+                         f"{(done.stdout + done.stderr)[-3000:]}")
+
+
+def setup_nbgrader_course(course: Path, students: list[tuple[str, Path]],
+                          env: dict[str, str]) -> None:
+    source = course / "source" / ASSIGNMENT
+    source.mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(
+        NBGRADER_CONFIG.format(root=str(course), db=str(course / "gradebook.db")))
+    (source / NOTEBOOK_NAME).write_text(
+        json.dumps(without_self_check(load_solution(SOLUTION)), indent=1) + "\n",
+        encoding="utf-8")
+    _nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, env)
+    roster = course / "students.csv"
+    with open(roster, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "first_name", "last_name", "email"])
+        for student, _ in students:
+            writer.writerow([student, "Bench", student, f"{student}@example.org"])
+    _nbgrader(["db", "student", "import", str(roster)], course, env)
+    for student, notebook in students:
+        target = course / "submitted" / student / ASSIGNMENT
+        target.mkdir(parents=True)
+        shutil.copyfile(notebook, target / NOTEBOOK_NAME)
+
+
+def run_nbgrader(course: Path, env: dict[str, str]) -> Measurement:
+    log = course / "autograde.log"
+    with open(log, "wb") as stream:
+        measurement = run_measured([tool("nbgrader"), "autograde", ASSIGNMENT], env=env,
+                                   cwd=course, stdout=stream, stderr=subprocess.STDOUT)
+    if measurement.returncode != 0:
+        raise SystemExit(f"nbgrader autograde failed ({measurement.returncode}); see {log}:\n"
+                         + log.read_text(errors="replace")[-3000:])
+    return measurement
+
+
+def nbgrader_scores(course: Path, students: list[str]) -> dict[str, tuple[float, float]]:
+    code = (
+        "import json, sys\n"
+        "from nbgrader.api import Gradebook\n"
+        "db, students = sys.argv[1], sys.argv[2:]\n"
+        "with Gradebook(db, 'rnn-benchmark') as gb:\n"
+        "    scores = {}\n"
+        "    for s in students:\n"
+        f"        sub = gb.find_submission('{ASSIGNMENT}', s)\n"
+        "        scores[s] = (sub.score, sub.max_score)\n"
+        "print(json.dumps(scores))\n")
+    done = subprocess.run([sys.executable, "-c", code, f"sqlite:///{course / 'gradebook.db'}",
+                           *students], capture_output=True, text=True, check=True)
+    return {k: tuple(v) for k, v in json.loads(done.stdout).items()}
+
+
+# --- checks and tables ---------------------------------------------------------------------
+
+def expected(kind: str, score: float, max_score: float, grader: str) -> bool:
+    if kind == "correct":
+        return score == max_score
+    if kind == "raising" or grader == "nbgrader":
+        return score == 0
+    return score < max_score
+
+
+def sanity(manifest, scores: dict[str, tuple[float, float]], grader: str) -> str:
+    graded = [s for s in manifest if s.student in scores]
+    wrong = [s.student for s in graded if not expected(s.kind, *scores[s.student], grader)]
+    text = f"{len(graded) - len(wrong)}/{len(graded)} scored as expected for their kind"
+    return text + (f"; unexpected: {', '.join(wrong[:10])}" if wrong else "")
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list) -> str:
+        return "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def mb(value: float) -> str:
+    return f"{value:.0f}" if value else "-"
+
+
+def describe_code() -> str:
+    """The commit measured, and whether grader/ had uncommitted changes."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "grader", "solutions"],
+                               cwd=repo, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "code: not a git checkout"
+    return f"code: {head}" + (" + uncommitted changes in grader/ or solutions/" if dirty else "")
+
+
+def describe_machine() -> str:
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"load average {load}; {describe_code()}")
+
+
+# --- modes ---------------------------------------------------------------------------------
+
+def compare(args: argparse.Namespace, scratch: Path) -> dict:
+    env = clean_env(scratch)
+    submissions = scratch / "submissions"
+    manifest = make_submissions(args.n, submissions, args.seed)
+    kinds = {k: sum(s.kind == k for s in manifest) for k in ("correct", "buggy", "raising")}
+    print(f"{describe_machine()}")
+    print(f"{args.n} submissions (seed {args.seed}): " +
+          ", ".join(f"{v} {k}" for k, v in kinds.items()))
+
+    print(f"rnn-grader grade -j {args.jobs} --workers {args.workers} ...", flush=True)
+    ours = run_rnn_grader(submissions, scratch / "graded", args.jobs, env, args.workers)
+    our_check = sanity(manifest, rnn_grader_scores(scratch / "graded"), "rnn-grader")
+
+    k = min(args.nbgrader_n or args.n, args.n)
+    course = scratch / "course"
+    setup_nbgrader_course(course, [(s.student, Path(s.path)) for s in manifest[:k]], env)
+    print(f"nbgrader autograde on {k} of the {args.n} submissions ...", flush=True)
+    theirs = run_nbgrader(course, env)
+    their_check = sanity(manifest[:k], nbgrader_scores(course, [s.student for s in manifest[:k]]),
+                         "nbgrader")
+
+    ours_each, theirs_each = ours.seconds / args.n, theirs.seconds / k
+    print()
+    print(table(
+        ["grader", "notebooks", "parallel", "wall s", "s/notebook", "peak RSS MB",
+         "tree PSS MB"],
+        [["rnn-grader grade", args.n, f"-j {args.jobs}", f"{ours.seconds:.1f}",
+          f"{ours_each:.3f}", mb(ours.maxrss_mb), mb(ours.tree_pss_peak_mb)],
+         ["nbgrader autograde", k, "1 (serial)", f"{theirs.seconds:.1f}", f"{theirs_each:.3f}",
+          mb(theirs.maxrss_mb), mb(theirs.tree_pss_peak_mb)]]))
+    print()
+    print(f"ratio (nbgrader s/notebook ÷ rnn-grader s/notebook): {theirs_each / ours_each:.1f}x"
+          + ("" if k == args.n else f"   (nbgrader timed on the first {k} of {args.n})"))
+    print_memory(ours)
+    print(f"nbgrader memory: largest process {mb(theirs.maxrss_mb)} MB (the kernel), "
+          f"nbgrader itself {mb(theirs.peak_mb.get('main', 0))} MB")
+    print(f"sanity: rnn-grader {our_check}; nbgrader {their_check}")
+    print(f"machine after the runs: load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return {"n": args.n, "nbgrader_n": k, "jobs": args.jobs,
+            "rnn_grader": vars_of(ours), "nbgrader": vars_of(theirs),
+            "ratio_per_notebook": theirs_each / ours_each}
+
+
+def print_memory(m: Measurement) -> None:
+    print(f"rnn-grader memory: grading process peak {mb(m.peak_mb.get('main', 0))} MB; "
+          f"warm worker peak {mb(m.peak_mb.get('worker', 0))} MB "
+          f"(last seen {mb(m.worker_last_rss_mb)} MB); largest per-submission process "
+          f"{mb(m.peak_mb.get('forked', 0))} MB; whole tree peak PSS "
+          f"{mb(m.tree_pss_peak_mb)} MB (RSS sum {mb(m.tree_rss_peak_mb)} MB, "
+          f"which counts pages shared with the warm worker once per process); "
+          f"wait4 maxrss {mb(m.maxrss_mb)} MB")
+
+
+def vars_of(m: Measurement) -> dict:
+    data = dict(vars(m))
+    data["worker_pids"] = sorted(m.worker_pids)
+    return data
+
+
+def scaling(args: argparse.Namespace, scratch: Path) -> dict:
+    env = clean_env(scratch)
+    print(describe_machine())
+    print(f"rnn-grader grade -j {args.jobs} --workers {args.workers}, seed {args.seed}")
+    rows, results = [], []
+    for n in args.scaling_ns:
+        submissions = scratch / f"submissions-{n}"
+        manifest = make_submissions(n, submissions, args.seed)
+        print(f"grading {n} ...", flush=True)
+        m = run_rnn_grader(submissions, scratch / f"graded-{n}", args.jobs, env, args.workers)
+        check = sanity(manifest, rnn_grader_scores(scratch / f"graded-{n}"), "rnn-grader")
+        results.append({"n": n, **vars_of(m), "sanity": check})
+        rows.append([n, f"{m.seconds:.1f}", f"{m.seconds / n:.3f}", mb(m.peak_mb.get("main", 0)),
+                     mb(m.peak_mb.get("worker", 0)), mb(m.peak_mb.get("forked", 0)),
+                     mb(m.tree_pss_peak_mb), mb(m.maxrss_mb),
+                     check.split(" ", 1)[0]])
+        shutil.rmtree(submissions, ignore_errors=True)
+    print()
+    print(table(["N", "wall s", "s/notebook", "grader MB", "warm worker MB",
+                 "per-submission MB", "tree PSS MB", "wait4 maxrss MB", "as expected"], rows))
+    print("\nMB columns are peaks (VmHWM) over the run; tree PSS is the largest total footprint "
+          "of all processes at once.")
+    print(f"machine after the runs: load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return {"scaling": results}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100, help="submissions (default 100)")
+    parser.add_argument("--nbgrader-n", type=int, default=None,
+                        help="grade only the first K submissions with nbgrader (default all N)")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                        help="rnn-grader's -j (default: number of cores)")
+    parser.add_argument("--workers", choices=("warm", "cold"), default="warm",
+                        help="rnn-grader's --workers (default warm)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scaling", action="store_true",
+                        help="rnn-grader only, for each N of --scaling-ns: time and memory")
+    parser.add_argument("--scaling-ns", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-rnn-grader-"))
+    started = time.perf_counter()
+    try:
+        figures = scaling(args, scratch) if args.scaling else compare(args, scratch)
+    finally:
+        if args.keep:
+            print(f"kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"(benchmark took {time.perf_counter() - started:.0f} s in all)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
