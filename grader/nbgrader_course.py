@@ -28,13 +28,14 @@ from typing import Any
 
 from grader import report
 from grader.batch import Submission, grade_batch
+from grader.exercises import EXERCISE
 from grader.exercises.base import Exercise
 from grader.html_report import write_feedback as render_feedback
 from grader.pipeline import GradingPlan
 from grader.results import GRADER_ERROR, SubmissionResult
 
-NOTEBOOK = "bidirectional_rnn"  # the assignment's notebook, without .ipynb
-GRADE_CELL = "test_manual_rnn"  # its autograded cell, which carries the points in nbgrader
+NOTEBOOK = EXERCISE.name  # the assignment's notebook, without .ipynb
+GRADE_CELL = EXERCISE.nbgrader_grade_cell  # its autograded cell, carrying the points
 CONFIG_FILE = "nbgrader_config.py"
 # Files of a collected submission that `release_feedback` needs beside the feedback page.
 SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
@@ -222,7 +223,8 @@ def grade_course(course_dir: Path, assignment: str, plan: GradingPlan, context, 
     done: list[SubmissionResult] = []
     try:
         with _gradebook(coursedir) as gradebook:
-            points = _grade_cell_points(gradebook, assignment, notebook, GRADE_CELL)
+            grade_cell = plan.exercise.nbgrader_grade_cell
+            points = _grade_cell_points(gradebook, assignment, notebook, grade_cell)
 
             def finish(result: SubmissionResult) -> None:
                 staged = staging / result.name
@@ -232,7 +234,7 @@ def grade_course(course_dir: Path, assignment: str, plan: GradingPlan, context, 
                 os.replace(staged / report.RESULTS_FILE, autograded / report.RESULTS_FILE)
                 _install_feedback(staged / "feedback.html", coursedir, assignment, result.name,
                                   notebook)
-                _record(gradebook, coursedir, assignment, result, notebook, GRADE_CELL, points)
+                _record(gradebook, coursedir, assignment, result, notebook, grade_cell, points)
                 done.append(result)
                 on_done(result)
 

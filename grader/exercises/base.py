@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,7 +58,12 @@ class Exercise:
     describe_sizes: Callable[[Sizes], str]
     # Child side: turns plain inputs into the notebook's globals (runs in the student's process).
     child_module: str = ""
+    nbgrader_grade_cell: str = ""  # the source notebook's autograded cell carrying the points
     mistakes: tuple[Mistake, ...] = ()
     forbidden_calls: tuple[str, ...] = ()
     forbidden_message: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def notebook(self) -> str:
+        """The assignment's notebook file name."""
+        return f"{self.name}.ipynb"

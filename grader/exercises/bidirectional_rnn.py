@@ -362,6 +362,7 @@ EXERCISE = Exercise(
     split_halves=split_halves,
     describe_sizes=describe_sizes,
     child_module=__name__,
+    nbgrader_grade_cell="test_manual_rnn",
     mistakes=MISTAKES,
     forbidden_calls=FORBIDDEN_CALLS,
     forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN "
