@@ -73,6 +73,14 @@ def check(notebook: Path, config_path: Path | None, **flags) -> None:
     raise SystemExit(0 if result.score >= result.max_score else 1)
 
 
+def _require_nbgrader() -> None:
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        raise click.UsageError("this needs nbgrader: pip install 'rnn-grader[nbgrader]' "
+                               "(or pip install nbgrader)") from None
+
+
 def _read_secret(secret_file: Path | None) -> bytes:
     """The secret from --secret-file or the environment, removed from the environment at
     once so that no child process can inherit it."""
@@ -146,6 +154,7 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
 def _grade_course(course: tuple[Path, str], cases, config: Config, jobs: int,
                   secret_file: Path | None) -> None:
     from grader.exercises import EXERCISE
+    _require_nbgrader()
     from grader.nbgrader_course import CourseError, grade_course
     from grader.pipeline import GradingPlan
     from grader.sandbox import worker_context
@@ -169,6 +178,7 @@ def _grade_course(course: tuple[Path, str], cases, config: Config, jobs: int,
               help="Where to write the student notebook.")
 def assign(solution: Path, out: Path) -> None:
     """Make the student notebook from the instructor's SOLUTION notebook."""
+    _require_nbgrader()
     from grader.assignment import AssignmentError, write_assignment
 
     try:
