@@ -64,12 +64,16 @@ class Config:
         return dataclasses.replace(self, **{section: updated})
 
 
+def _reject_unknown(given: dict[str, Any], known: dict[str, Any], where: str, what: str) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(f"{where} has unknown {what}(s) {', '.join(unknown)}; "
+                          f"known {what}s: {', '.join(known)}")
+
+
 def _build_section(cls: type, name: str, table: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ConfigError(f"[{name}] has unknown key(s) {', '.join(unknown)}; "
-                          f"known keys: {', '.join(known)}")
+    _reject_unknown(table, known, f"[{name}]", "key")
     values = {}
     for key, value in table.items():
         spec = known[key]
@@ -98,10 +102,7 @@ def load_config(path: Path | None) -> Config:
     if path.name == "pyproject.toml":
         document = document.get("tool", {}).get("rnn-grader", {})
     sections = {f.name: f for f in fields(Config)}
-    unknown = sorted(set(document) - set(sections))
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; "
-                          f"known sections: {', '.join(sections)}")
+    _reject_unknown(document, sections, str(path), "section")
     built = {}
     for name, spec in sections.items():
         table = document.get(name, {})
