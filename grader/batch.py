@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +112,3 @@ def grade_batch(submissions: list[Submission], plan: GradingPlan, context, out: 
             for future in finished:
                 on_done(future.result())
                 running |= {pool.submit(grade_one, s) for s in itertools.islice(waiting, 1)}
-
-
-def results_files(out: Path) -> Iterator[Path]:
-    return out.glob(f"*/{report.RESULTS_FILE}")

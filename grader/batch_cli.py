@@ -52,19 +52,20 @@ def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
                           f"{result.max_score:g} ({result.status}, {result.seconds:.2f} s)")
 
         batch.grade_batch(todo, plan, context, out, jobs, line)
-    _warn_about_isolation(out, console)
-    rows = report.summary_rows(batch.results_files(out))
+    recorded = report.read_batch(out)
+    _warn_about_isolation(recorded, console)
+    rows = report.summary_rows(recorded)
     summary = report.write_summary(out, rows)
-    class_html, class_csv = write_class_report(out, plan.exercise)
+    class_html, class_csv = write_class_report(out, plan.exercise, recorded)
     print_batch_summary(report.batch_statistics(rows), Console(highlight=False))
     console.print(f"results and feedback.html in {out}/<submission>/; gradebook {summary}; "
                   f"class report {class_html} ({class_csv.name})")
 
 
-def _warn_about_isolation(out: Path, console: Console) -> None:
+def _warn_about_isolation(recorded: list[tuple[str, dict]], console: Console) -> None:
     """Say so when submissions ran with the grader's own privileges (README: security)."""
-    weak = [path.parent.name for path in batch.results_files(out)
-            if (isolation := report.read_isolation(path)) and
+    weak = [folder for folder, data in recorded
+            if (isolation := data.get("extra_data", {}).get("isolation")) and
             (isolation.get("uid") == 0 or not isolation.get("private_mounts"))]
     if weak:
         console.print(f"[yellow]warning:[/] {len(weak)} submission(s) ran without an "

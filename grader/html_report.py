@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from collections import Counter
-from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -131,26 +129,26 @@ def write_feedback(folder: Path, result: SubmissionResult, exercise: Exercise) -
 
 # --- the class report ------------------------------------------------------------------------
 
-def class_numbers(results_files: Iterable[Path]) -> dict[str, Any]:
+def class_numbers(recorded: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Scores, statuses and catalogued mistakes of a whole batch, from its results.json."""
     scores, statuses, mistakes, troubled = [], Counter(), Counter(), []
     max_score = 0.0
-    for path in sorted(results_files):
-        data = json.loads(path.read_text(encoding="utf-8"))
+    for folder, data in recorded:
         extra = data.get("extra_data", {})
         scores.append(float(data["score"]))
         max_score = max(max_score, float(data.get("max_score", 0)))
         statuses[extra.get("status", "")] += 1
         mistakes.update(extra.get("mistakes", []))
         if extra.get("status") not in (GRADED, None):
-            troubled.append((extra.get("submission", path.parent.name), extra.get("status"),
+            troubled.append((extra.get("submission", folder), extra.get("status"),
                              data.get("output", "").splitlines()[1:2]))
     return {"scores": scores, "max_score": max_score, "statuses": statuses,
             "mistakes": mistakes, "troubled": troubled}
 
 
-def write_class_report(out: Path, exercise: Exercise) -> tuple[Path, Path]:
-    numbers = class_numbers(out.glob("*/results.json"))
+def write_class_report(out: Path, exercise: Exercise,
+                       recorded: list[tuple[str, dict[str, Any]]]) -> tuple[Path, Path]:
+    numbers = class_numbers(recorded)
     rows = ["kind,name,count"]
     rows += [f"status,{status},{count}" for status, count in sorted(numbers["statuses"].items())]
     titles = {mistake.key: mistake.title for mistake in exercise.mistakes}

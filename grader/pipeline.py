@@ -31,6 +31,11 @@ class PreparedCase:
     inputs: Arrays
     reference: Reference
 
+    @cached_property
+    def wire_inputs(self) -> dict[str, dict]:
+        """The inputs as sent to every child: encoded once per batch, not per submission."""
+        return {name: wire.encode_array(values) for name, values in self.inputs.items()}
+
 
 @dataclass
 class GradingPlan:
@@ -118,10 +123,11 @@ def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
         return ""
     first = errors[0]
     cell = f"cell {first.get('cell', 0) + 1}"
-    detail = diagnose.explain_exception(exercise.function, first, 0).splitlines()[0]
     if first.get("limit") == "output":
         detail = "it printed more than the output limit allows (output limit)"
-    elif first.get("type") != "NotImplementedError":
+    elif first.get("type") == "NotImplementedError":
+        detail = diagnose.explain_exception(exercise.function, first, 0)
+    else:
         message = (str(first.get("message", "")).strip().splitlines() or [""])[0]
         detail = f"{first.get('type')}: {message}"
     more = f" ({len(errors) - 1} more cell(s) failed too)" if len(errors) > 1 else ""
@@ -166,7 +172,7 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
     answer = sandbox.request(
         {"op": "call", "function": exercise.function, "exercise_module": exercise.child_module,
          "sizes": case.sizes,
-         "arrays": {name: wire.encode_array(values) for name, values in prepared.inputs.items()}},
+         "arrays": prepared.wire_inputs},
         limits.call_seconds)
     sizes = f"[{exercise.describe_sizes(case.sizes)}] "
     if answer.get("builtin_calls") or answer.get("builtin_result"):

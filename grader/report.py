@@ -12,7 +12,6 @@ import json
 import os
 import statistics
 import tempfile
-from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -98,19 +97,22 @@ def write_results(folder: Path, result: SubmissionResult, fingerprint: str) -> P
     return path
 
 
-def read_isolation(results: Path) -> dict[str, Any]:
-    try:
-        return json.loads(results.read_text(encoding="utf-8"))["extra_data"]["isolation"] or {}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+def read_batch(out: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Every submission's results.json under `out`, read once: (folder name, contents)."""
+    recorded = []
+    for path in sorted(out.glob(f"*/{RESULTS_FILE}")):
+        try:
+            recorded.append((path.parent.name, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue  # a file being replaced right now; the next run will list it
+    return recorded
 
 
-def summary_rows(results_files: Iterable[Path]) -> list[dict[str, Any]]:
+def summary_rows(recorded: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     rows = []
-    for path in sorted(results_files):
-        data = json.loads(path.read_text(encoding="utf-8"))
+    for folder, data in recorded:
         extra = data.get("extra_data", {})
-        row = {"submission": extra.get("submission", path.parent.name), "score": data["score"],
+        row = {"submission": extra.get("submission", folder), "score": data["score"],
                "max_score": data["max_score"], "status": extra.get("status", "")}
         for number, score in enumerate(extra.get("case_scores", []), start=1):
             row[f"case_{number}"] = score
