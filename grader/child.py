@@ -1,13 +1,15 @@
-"""The child's side of the sandbox: run the student's cells, then answer calls to their function.
+"""The child's side of the sandbox: put up the walls, run the student's cells, answer calls.
 
 This module runs inside processes forked per submission from a warm worker that has already
 imported torch and IPython. Such a process holds no secret, no hidden seed and no reference:
 only the case inputs it is sent. Two processes per submission:
 
-    supervisor  trusted; a subreaper in its own session, it waits for the student process and
-                then kills everything the submission started, detached processes included
-    student     resource-limited, unprivileged when we are root, in a fresh working folder;
-                runs the cells with IPython (magics work) and serves JSON requests
+    supervisor  trusted; a subreaper in its own session (and, where the machine allows, the
+                parent of a new user and PID namespace); it measures the student process's
+                walls from /proc before letting its code start, then waits for it and kills
+                whatever is left
+    student     confined (confine.py) before the first line of student code; runs the cells
+                with IPython (magics work) and serves framed JSON requests (wire.py)
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import contextlib
 import ctypes
 import errno
 import importlib
-import json
 import linecache
 import os
 import signal
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -28,12 +30,17 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from grader import wire
+from grader import isolation, wire
 from grader.builtin_guard import BuiltinRnnGuard
 from grader.confine import confine
 
 PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+READY_SECONDS = 30.0  # confinement is milliseconds; this only bounds a wedged start
+MAX_REQUEST_BYTES = 256 * 2**20
+STUDENT_FDS = 6  # stdin, stdout, stderr, the channel, the grader log, the go-ahead pipe
 _detach = torch._C.TensorBase.detach  # bound before student code runs, so it cannot be patched
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def warm_shell() -> InteractiveShell:
@@ -47,26 +54,81 @@ def warm_shell() -> InteractiveShell:
 
 # --- supervisor ----------------------------------------------------------------------------
 
-def supervise(conn, status_conn, workdir: str, outdir: str, limits: dict[str, Any]) -> None:
-    """Entry point of the forked child: start the student process, clean up after it."""
+def supervise(channel: int, status: int, workdir: str, outdir: str,
+              limits: dict[str, Any]) -> None:
+    """Entry point of the forked child: start the student process, measure its walls, let it
+    run or refuse it, clean up after it; report on `status` (framed JSON)."""
     os.setsid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    outside = isolation.namespace_ids()
+    in_user_namespace = _new_namespaces()
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
     student: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: student and _kill_group(student[0]))
+    signal.signal(signal.SIGTERM, lambda *_: student and _kill(student[0]))
     pid = os.fork()
     if pid == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        status_conn.close()
-        _student_main(conn, workdir, outdir, limits)
+        for fd in (status, ready_r, go_w):
+            os.close(fd)
+        _student_main(channel, ready_w, go_r, workdir, outdir, limits, in_user_namespace)
     student.append(pid)
-    conn.close()
+    for fd in (channel, ready_w, go_r):
+        os.close(fd)
+    measured = _admit(pid, ready_r, go_w, outside, limits)
+    wire.send_frame(status, wire.dumps({"isolation": measured}))
     try:
-        _, status = os.waitpid(pid, 0)
+        _, ended = os.waitpid(pid, 0)
     except ChildProcessError:
-        status = signal.SIGKILL
+        ended = signal.SIGKILL
     _kill_everything(pid)
-    status_conn.send_bytes(json.dumps(_describe_status(status)).encode())
+    wire.send_frame(status, wire.dumps(_describe_status(ended)))
+
+
+def _new_namespaces() -> bool:
+    """A PID namespace for the student (root); for anyone else a user namespace too, where
+    the kernel allows it. Returns whether we are now in a new user namespace."""
+    if os.geteuid() == 0:
+        _libc.unshare(CLONE_NEWPID)
+        return False
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
+        return False
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as mapping:
+            mapping.write(text)
+    return True
+
+
+def _admit(pid: int, ready_r: int, go_w: int, outside: dict[str, str],
+           limits: dict[str, Any]) -> dict[str, Any]:
+    """Wait until the student process has confined itself, measure it from outside, and let
+    its code start only if every required layer is there (or the instructor accepted less)."""
+    probed = _read_ready(ready_r)
+    if probed is None:
+        _kill(pid)
+        return {"error": "the sandbox could not be set up (see the grader log)"}
+    measured = isolation.measure(pid, outside, STUDENT_FDS, probed)
+    absent = isolation.missing(measured)
+    if absent and not limits.get("allow_weak"):
+        _kill(pid)
+        measured["refused"] = absent
+    else:
+        with contextlib.suppress(OSError):
+            os.write(go_w, b"go")
+    os.close(go_w)
+    return measured
+
+
+def _read_ready(ready_r: int) -> dict[str, Any] | None:
+    os.set_blocking(ready_r, False)
+    try:
+        return wire.loads(wire.receive_frame(ready_r, 4096, time.monotonic() + READY_SECONDS))
+    except wire.WireError:
+        return None
+    finally:
+        os.close(ready_r)
 
 
 def _describe_status(status: int) -> dict[str, int]:
@@ -75,26 +137,28 @@ def _describe_status(status: int) -> dict[str, int]:
     return {"exit": os.WEXITSTATUS(status)}
 
 
-def _kill_group(student_pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(student_pid, signal.SIGKILL)
+def _kill(pid: int) -> None:
+    """SIGKILL to the student: as PID 1 of its own namespace, that ends everything in it."""
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            target()
 
 
-def _kill_everything(student_pid: int) -> None:
-    """Kill the student's process group, then every orphan reparented to us, until none."""
-    _kill_group(student_pid)
-    for _ in range(100):
-        children = _children_of(os.getpid())
-        for pid in children:
+def _kill_everything(student_pid: int, seconds: float = 5.0) -> None:
+    """Kill the student's group and every orphan reparented to us, and wait until every one
+    has exited (a killed process is gone only once it is reaped)."""
+    _kill(student_pid)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in _children_of(os.getpid()):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         try:
             while os.waitpid(-1, os.WNOHANG)[0] > 0:
                 pass
         except ChildProcessError:
-            return
-        if not children:
-            return
+            return  # no children left at all
+        time.sleep(0.005)
 
 
 def _children_of(parent: int) -> list[int]:
@@ -120,13 +184,23 @@ def _parent_of(pid: int) -> int | None:
 
 # --- student process -----------------------------------------------------------------------
 
-def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> None:
+def _student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: str,
+                  limits: dict[str, Any], in_user_namespace: bool) -> None:
     code = 70
+    log = os.open(os.path.join(outdir, "grader.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                  0o600)
     try:
-        isolation = confine(workdir, outdir, limits)
-        code = Student(conn, limits, isolation).serve()
-    except BaseException:  # noqa: BLE001 - report, then exit with the failure code below
-        traceback.print_exc()
+        probed = confine([channel, log, ready_w, go_r], outdir, workdir, limits,
+                         in_user_namespace)
+        wire.send_frame(ready_w, wire.dumps(probed))
+        os.close(ready_w)
+        if os.read(go_r, 2) != b"go":
+            os._exit(0)  # refused: the supervisor kills us anyway
+        os.close(go_r)
+        code = Student(channel, limits).serve()
+    except BaseException:  # noqa: BLE001 - the grader's own failure: to the instructor's log
+        with contextlib.suppress(Exception):
+            os.write(log, traceback.format_exc().encode()[-8000:])
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # the student may have replaced the stream
@@ -137,10 +211,9 @@ def _student_main(conn, workdir: str, outdir: str, limits: dict[str, Any]) -> No
 class Student:
     """Serves the grading process: run the cells once, then call the function per case."""
 
-    def __init__(self, conn, limits: dict[str, Any], isolation: dict[str, Any]) -> None:
-        self.conn = conn
+    def __init__(self, channel: int, limits: dict[str, Any]) -> None:
+        self.channel = channel
         self.limits = limits
-        self.isolation = isolation
         self.shell = InteractiveShell.instance() if InteractiveShell.initialized() \
             else warm_shell()
         self.guard = BuiltinRnnGuard()
@@ -150,11 +223,16 @@ class Student:
 
     def serve(self) -> int:
         while True:
-            message = wire.loads(self.conn.recv_bytes())
+            message = wire.loads(wire.receive_frame(self.channel, MAX_REQUEST_BYTES))
             if message["op"] == "bye":
                 return 0
             handler = {"run": self.run_cells, "call": self.call}[message["op"]]
-            self.conn.send_bytes(wire.dumps(handler(message)))
+            try:
+                answer = wire.dumps(handler(message))
+            except MemoryError:  # building the answer itself ran out of memory
+                answer = wire.dumps({"error": {"kind": "exception", "type": "MemoryError",
+                                               "limit": "memory", "frames": []}})
+            wire.send_frame(self.channel, answer)
 
     def run_cells(self, message: dict[str, Any]) -> dict[str, Any]:
         errors = []
@@ -168,7 +246,7 @@ class Student:
                 errors.append(dict(self.describe_exception(error), cell=cell["index"]))
         function = self.shell.user_ns.get(message["function"])
         return {"errors": errors, "defined": callable(function),
-                "builtin_calls": self.guard.calls, "isolation": self.isolation}
+                "builtin_calls": self.guard.calls}
 
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         exercise = importlib.import_module(message["exercise_module"])
@@ -231,6 +309,8 @@ class Student:
                      "message": message[:2000], "frames": frames[-6:]}
         if isinstance(error, OSError) and error.errno == errno.EFBIG:
             described["limit"] = "output"  # RLIMIT_FSIZE: stdout or stderr is full
+        elif isinstance(error, MemoryError) or "can't allocate memory" in message:
+            described["limit"] = "memory"  # RLIMIT_AS: Python's or torch's allocator
         return described
 
     def locate(self, frame: traceback.FrameSummary) -> dict[str, Any] | None:

@@ -46,6 +46,7 @@ class GradingPlan:
     cases: list[Case]
     config: Config
     protected_paths: tuple[str, ...] = ()  # hidden from submissions where the OS allows
+    allow_weak: bool = False  # grade even where a required sandbox layer is missing
 
     @cached_property
     def prepared(self) -> list[PreparedCase]:
@@ -85,7 +86,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
         _fail(result, plan, results.INVALID, str(error))
         return
     forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
-    with Sandbox(context, limits, plan.protected_paths) as sandbox:
+    with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
         try:
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:
@@ -93,14 +94,13 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
             _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
                   f"{' (notebook time limit)' if failure.kind == 'timeout' else ''}.")
         else:
-            result.isolation = {key: ran.get("isolation", {}).get(key)
-                                for key in ("uid", "private_mounts")}
             result.message = _cell_errors_message(ran, exercise)
             result.cases = _grade_cases(sandbox, plan)
             _diagnose(exercise, result.cases)
             if any(error.get("limit") for error in ran.get("errors", [])):
                 result.status = results.LIMIT  # the cases it finished keep their points
     result.stdout, result.stderr = sandbox.captured.stdout, sandbox.captured.stderr
+    result.isolation, result.grader_log = sandbox.isolation or {}, sandbox.grader_log
     runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
         where = "; ".join(forbidden) if forbidden else "seen while it ran"
@@ -155,7 +155,7 @@ def _grade_cases(sandbox: Sandbox, plan: GradingPlan) -> list[CaseResult]:
 
 
 _FAILURE_OUTCOMES = {"timeout": results.TIMEOUT, "output_limit": results.LIMIT,
-                     "too_large": results.LIMIT}
+                     "too_large": results.LIMIT, "isolation": results.GRADER_ERROR}
 
 
 def _limit_story(failure: SandboxFailure) -> str:

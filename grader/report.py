@@ -68,6 +68,7 @@ def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[
             "isolation": result.isolation,
             "stdout": result.stdout,
             "stderr": result.stderr,
+            "grader_log": result.grader_log,
         },
     }
 

@@ -88,7 +88,9 @@ class SubmissionResult:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
-    isolation: dict[str, object] = field(default_factory=dict)  # what the child reported
+    # The walls the supervisor measured around the student process (isolation.py).
+    isolation: dict[str, object] = field(default_factory=dict)
+    grader_log: str = ""  # the grader's own failures inside the child: instructor only
 
     @property
     def mistakes(self) -> list[str]:

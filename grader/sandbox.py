@@ -1,19 +1,23 @@
 """Run a submission in isolation: one fresh child per submission, forked from a warm worker.
 
-The grading process only ever exchanges JSON with the child (see wire.py), enforces every
-wall-time limit from outside, and learns how the child ended from its trusted supervisor.
+The grading process only ever exchanges framed JSON with the child (see wire.py): every read
+has a deadline and a size cap, so no answer (or lack of one) can block or swell it. It learns
+from the child's trusted supervisor what isolation the student process got, measured from
+outside, and how it ended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import shutil
 import signal
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,12 +36,19 @@ SIGNAL_STORIES = {
 }
 
 
+ISOLATION_SECONDS = 60.0  # the supervisor's measurement arrives in milliseconds; a bound only
+# Root gives each submission a uid of its own, from a range no real account uses.
+UID_BASE, UID_RANGE = 2_000_000_000, 100_000_000
+_serial = itertools.count()
+
+
 class SandboxFailure(Exception):
     """The child did not answer: it timed out, died, or sent something malformed."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # "timeout", "died", "output_limit", "protocol", "too_large"
+        # "timeout", "died", "output_limit", "protocol", "too_large", "isolation"
+        self.kind = kind
         self.message = message
 
 
@@ -82,12 +93,15 @@ class Sandbox:
     """One submission's isolated child; use as a context manager."""
 
     def __init__(self, context: multiprocessing.context.BaseContext, limits: Limits,
-                 protected_paths: tuple[str, ...] = ()) -> None:
+                 protected_paths: tuple[str, ...] = (), allow_weak: bool = False) -> None:
         self.context = context
         self.limits = limits
         self.protected_paths = protected_paths
+        self.allow_weak = allow_weak
         self.captured = Captured()
+        self.isolation: dict[str, Any] | None = None
         self.ended: dict[str, int] | None = None
+        self.grader_log = ""
         self._killed_by_us = False
 
     def __enter__(self) -> Sandbox:
@@ -98,7 +112,11 @@ class Sandbox:
         (self.root / "out").mkdir(mode=0o700)
         self.conn, child_conn = self.context.Pipe(duplex=True)
         self.status, status_child = self.context.Pipe(duplex=False)
-        limits = dict(asdict(self.limits), protected_paths=list(self.protected_paths))
+        os.set_blocking(self.conn.fileno(), False)
+        os.set_blocking(self.status.fileno(), False)
+        uid = UID_BASE + (os.getpid() * 1000 + next(_serial)) % UID_RANGE
+        limits = dict(asdict(self.limits), protected_paths=list(self.protected_paths),
+                      uid=uid, allow_weak=self.allow_weak)
         self.process = self.context.Process(
             target=_supervise, daemon=True,
             args=(child_conn, status_child, str(self.root / "work"), str(self.root / "out"),
@@ -110,23 +128,44 @@ class Sandbox:
 
     def request(self, message: dict[str, Any], seconds: float) -> dict[str, Any]:
         """Send one request and wait at most `seconds` for its answer."""
+        self.admitted()
         max_bytes = self.limits.max_elements * 8 * 3 + 1_000_000  # two tensors, base64, text
+        deadline = time.monotonic() + seconds
         try:
-            self.conn.send_bytes(wire.dumps(message))
-            if not self.conn.poll(seconds):
-                self.stop()
-                raise SandboxFailure("timeout", f"did not finish within {seconds:g} s")
-            raw = self.conn.recv_bytes(max_bytes)
-        except (EOFError, BrokenPipeError, ConnectionResetError):
+            wire.send_frame(self.conn.fileno(), wire.dumps(message), deadline)
+            raw = wire.receive_frame(self.conn.fileno(), max_bytes, deadline)
+        except wire.WireTimeout:
+            self.stop()
+            raise SandboxFailure("timeout", f"did not finish within {seconds:g} s") from None
+        except wire.WireClosed:
             self.stop()
             raise self.death() from None
-        except OSError:
+        except wire.WireTooLarge:
             self.stop()
             raise SandboxFailure("too_large", "sent back more data than the limit allows") from None
         try:
             return wire.loads(raw)
         except wire.WireError as error:
+            self.stop()
             raise SandboxFailure("protocol", f"sent back a malformed answer ({error})") from None
+
+    def admitted(self) -> dict[str, Any]:
+        """The supervisor's measurement of the walls, before any student code ran; raises
+        when the student process was refused for a missing layer."""
+        if self.isolation is None:
+            self.isolation = self._read_status(ISOLATION_SECONDS).get("isolation", {})
+        if self.isolation.get("refused") or self.isolation.get("error") or not self.isolation:
+            missing = ", ".join(self.isolation.get("refused", [])) or "unknown"
+            raise SandboxFailure("isolation", "the sandbox could not be set up "
+                                 f"(missing: {missing}); the instructor has the details")
+        return self.isolation
+
+    def _read_status(self, seconds: float) -> dict[str, Any]:
+        try:
+            raw = wire.receive_frame(self.status.fileno(), 65536, time.monotonic() + seconds)
+            return wire.loads(raw)
+        except wire.WireError:
+            return {}
 
     def death(self) -> SandboxFailure:
         """Say how the child ended, from its supervisor's account."""
@@ -145,11 +184,10 @@ class Sandbox:
                               "(sys.exit, os._exit or a crash) before it answered")
 
     def wait_for_status(self, seconds: float) -> None:
-        if self.ended is None and self.status.poll(seconds):
-            try:
-                self.ended = wire.loads(self.status.recv_bytes(1000))
-            except (EOFError, OSError, wire.WireError):
-                self.ended = {}
+        if self.isolation is None:
+            self.isolation = self._read_status(seconds).get("isolation", {})
+        if self.ended is None:
+            self.ended = self._read_status(seconds)
 
     def stop(self) -> None:
         """Ask the supervisor to kill everything the submission started."""
@@ -160,8 +198,9 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         try:
             if self.process.is_alive() and not self._killed_by_us:
-                with contextlib.suppress(OSError):
-                    self.conn.send_bytes(wire.dumps({"op": "bye"}))
+                with contextlib.suppress(wire.WireError):
+                    wire.send_frame(self.conn.fileno(), wire.dumps({"op": "bye"}),
+                                    time.monotonic() + 1.0)
             self.process.join(2.0)
             if self.process.is_alive():
                 self.process.terminate()
@@ -171,6 +210,7 @@ class Sandbox:
                 self.process.join()
             self.wait_for_status(0.5)
             self.captured = self._read_output()
+            self.grader_log = self._read_file("grader.log", 8000)
         finally:
             self.conn.close()
             self.status.close()
@@ -178,21 +218,20 @@ class Sandbox:
 
     def _read_output(self) -> Captured:
         keep = self.limits.kept_output_chars
-        texts = []
-        for name in ("stdout", "stderr"):
-            path = self.root / "out" / name
-            try:
-                with open(path, "rb") as stream:
-                    raw = stream.read(keep * 4 + 4)
-                    more = bool(stream.read(1))
-            except OSError:
-                texts.append("")
-                continue
-            text = raw.decode("utf-8", errors="replace")
-            if len(text) > keep or more:
-                text = text[:keep] + "\n… (output cut here)"
-            texts.append(text)
-        return Captured(*texts)
+        return Captured(self._read_file("stdout", keep), self._read_file("stderr", keep))
+
+    def _read_file(self, name: str, keep: int) -> str:
+        """At most `keep` characters of one of the child's output files."""
+        try:
+            with open(self.root / "out" / name, "rb") as stream:
+                raw = stream.read(keep * 4 + 4)
+                more = bool(stream.read(1))
+        except OSError:
+            return ""
+        text = raw.decode("utf-8", errors="replace")
+        if len(text) > keep or more:
+            text = text[:keep] + "\n… (output cut here)"
+        return text
 
 
 @functools.cache
@@ -204,8 +243,11 @@ def _sweep_stale_folders() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _supervise(*args: Any) -> None:
+def _supervise(conn, status, *args: Any) -> None:
     # Imported in the child only: the grading process never loads the student's side.
     from grader import child
 
-    child.supervise(*args)
+    channel, status_fd = os.dup(conn.fileno()), os.dup(status.fileno())
+    conn.close()
+    status.close()
+    child.supervise(channel, status_fd, *args)

@@ -1,0 +1,107 @@
+"""What isolation a submission got, measured from outside; what this machine can offer.
+
+The supervisor (trusted, outside the student process) reads the student process's /proc
+entries once the walls are up and before the student's first line runs: seccomp mode,
+no_new_privs, capabilities, uid, namespaces, open descriptors. Only Landlock leaves no trace
+in /proc: it is probed by the student process itself, still running only the grader's code.
+The grading process records the measurement in every results.json and refuses to grade where
+a required layer is missing, unless the instructor explicitly accepts that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+from typing import Any
+
+REQUIRED = ("seccomp", "no_new_privs", "no_capabilities", "landlock", "descriptors")
+DEFENCE_IN_DEPTH = ("mount_namespace", "network_namespace", "ipc_namespace", "pid_namespace",
+                    "own_uid")
+NAMESPACES = {"mount_namespace": "mnt", "network_namespace": "net", "ipc_namespace": "ipc",
+              "pid_namespace": "pid"}
+WHAT_TO_DO = {
+    "seccomp": "install libseccomp (Debian/Ubuntu: apt-get install libseccomp2) on a kernel "
+               "with seccomp filters",
+    "landlock": "use a Linux kernel 5.13 or newer with Landlock enabled (lsm=...,landlock)",
+    "no_new_privs": "use a Linux kernel 3.5 or newer",
+    "no_capabilities": "run the grader as root or as an ordinary user, not with ambient "
+                       "capabilities",
+    "descriptors": "report this as a bug in rnn-grader",
+}
+
+
+def namespace_ids(pid: int | str = "self") -> dict[str, str]:
+    ids = {}
+    for layer, name in NAMESPACES.items():
+        with contextlib.suppress(OSError):
+            ids[layer] = os.readlink(f"/proc/{pid}/ns/{name}")
+    return ids
+
+
+def measure(pid: int, outside: dict[str, str], allowed_fds: int,
+            probed: dict[str, Any]) -> dict[str, Any]:
+    """Every layer, true or false, from the student process's /proc entries (and the probe
+    for Landlock); `outside` are the namespaces the grader itself runs in."""
+    status = _status(pid)
+    inside = namespace_ids(pid)
+    measured: dict[str, Any] = {
+        "seccomp": status.get("Seccomp") == "2",
+        "no_new_privs": status.get("NoNewPrivs") == "1",
+        "no_capabilities": all(int(status.get(key, "1"), 16) == 0
+                               for key in ("CapEff", "CapPrm", "CapAmb")),
+        "landlock": bool(probed.get("landlock_probe")) and probed.get("landlock_abi", 0) > 0,
+        "descriptors": _open_descriptors(pid) <= allowed_fds,
+        "own_uid": int(status.get("Uid", "0").split()[0]) not in (0, os.getuid()),
+        "uid": int(status.get("Uid", "-1").split()[0]),
+        "landlock_abi": probed.get("landlock_abi", 0),
+    }
+    for layer in NAMESPACES:
+        measured[layer] = layer in inside and inside[layer] != outside.get(layer)
+    return measured
+
+
+def missing(measured: dict[str, Any]) -> list[str]:
+    return [layer for layer in REQUIRED if not measured.get(layer)]
+
+
+def _status(pid: int) -> dict[str, str]:
+    fields = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def _open_descriptors(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 10**6  # unknowable: count it as too many
+
+
+# --- the machine, before any submission --------------------------------------------------
+
+def machine_layers() -> dict[str, bool]:
+    """Which required layers this machine offers, found without forking: Landlock's ABI and
+    whether libseccomp loads (the kernel's seccomp support is checked per submission)."""
+    from grader import landlock, seccomp_policy
+
+    return {"landlock": landlock.abi_version() > 0, "seccomp": seccomp_policy.available()}
+
+
+def refusal(layers: list[str]) -> str:
+    """One message naming the missing layers and what to do."""
+    steps = "; ".join(f"{layer}: {WHAT_TO_DO.get(layer, 'see the README')}" for layer in layers)
+    return (f"this machine cannot give submissions the {', '.join(layers)} layer(s) of the "
+            f"sandbox ({steps}). Run the grader where they exist (a container or a newer "
+            "kernel), or pass --allow-weak-isolation to grade anyway; every result is then "
+            "marked as graded without those layers.")
+
+
+def scrub_dumpable() -> None:
+    """Make this (the grading) process undumpable: its /proc files, memory and environment
+    belong to root, out of reach of any process running as the same user."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
