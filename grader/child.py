@@ -122,13 +122,24 @@ def _admit(pid: int, ready_r: int, go_w: int, outside: dict[str, str],
 
 
 def _read_ready(ready_r: int) -> dict[str, Any] | None:
+    """The student process's probe, once it has also closed its end: from then on it holds
+    exactly its own descriptors. None when it died, hung or said more than one thing."""
     os.set_blocking(ready_r, False)
+    deadline = time.monotonic() + READY_SECONDS
     try:
-        return wire.loads(wire.receive_frame(ready_r, 4096, time.monotonic() + READY_SECONDS))
+        probed = wire.loads(wire.receive_frame(ready_r, 4096, deadline))
+    except wire.WireError:
+        os.close(ready_r)
+        return None
+    try:
+        wire.receive_frame(ready_r, 0, deadline)
+    except wire.WireClosed:
+        return probed
     except wire.WireError:
         return None
     finally:
         os.close(ready_r)
+    return None
 
 
 def _describe_status(status: int) -> dict[str, int]:
@@ -197,7 +208,7 @@ def _student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: s
         if os.read(go_r, 2) != b"go":
             os._exit(0)  # refused: the supervisor kills us anyway
         os.close(go_r)
-        code = Student(channel, limits).serve()
+        code = Student(channel, limits, log).serve()
     except BaseException:  # noqa: BLE001 - the grader's own failure: to the instructor's log
         with contextlib.suppress(Exception):
             os.write(log, traceback.format_exc().encode()[-8000:])
@@ -211,9 +222,10 @@ def _student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: s
 class Student:
     """Serves the grading process: run the cells once, then call the function per case."""
 
-    def __init__(self, channel: int, limits: dict[str, Any]) -> None:
+    def __init__(self, channel: int, limits: dict[str, Any], log: int) -> None:
         self.channel = channel
         self.limits = limits
+        self.log = log
         self.shell = InteractiveShell.instance() if InteractiveShell.initialized() \
             else warm_shell()
         self.guard = BuiltinRnnGuard()
@@ -232,6 +244,12 @@ class Student:
             except MemoryError:  # building the answer itself ran out of memory
                 answer = wire.dumps({"error": {"kind": "exception", "type": "MemoryError",
                                                "limit": "memory", "frames": []}})
+            except Exception:  # noqa: BLE001 - ours, not the student's: to the instructor's log
+                with contextlib.suppress(OSError):
+                    os.write(self.log, traceback.format_exc().encode()[-8000:])
+                answer = wire.dumps({"error": {
+                    "kind": "exception", "type": "GraderError", "frames": [],
+                    "message": "the grader could not read what the notebook returned"}})
             wire.send_frame(self.channel, answer)
 
     def run_cells(self, message: dict[str, Any]) -> dict[str, Any]:

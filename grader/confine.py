@@ -85,6 +85,8 @@ def _redirect_stdio(outdir: str) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    # multiprocessing replaced sys.stdin with a file about to be closed: read fd 0 instead
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
 
 
 def _close_inherited(keep_fds: list[int]) -> None:
