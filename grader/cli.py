@@ -66,7 +66,9 @@ def check(notebook: Path, config_path: Path | None, **flags) -> None:
     config = _config(config_path, **flags)
     if not notebook.exists():
         raise click.UsageError(f"{notebook} does not exist; give the path of your .ipynb file.")
-    plan = GradingPlan(EXERCISE, public_cases(EXERCISE), config)
+    # The student's own code on public cases: the sandbox is put up as far as the machine
+    # allows, and a missing layer does not stop a self-check.
+    plan = GradingPlan(EXERCISE, public_cases(EXERCISE), config, allow_weak=True)
     # Public cases only and no secret here: fork this process, torch already imported.
     result = grade_submission(notebook, notebook.stem, plan, worker_context("fork"))
     print_check(result, Console(highlight=False))
@@ -82,9 +84,14 @@ def _require_nbgrader() -> None:
 
 
 def _read_secret(secret_file: Path | None) -> bytes:
-    """The secret from --secret-file or the environment, removed from the environment at
-    once so that no child process can inherit it."""
+    """The secret from --secret-file or the environment, removed from the environment (and
+    from the copy /proc shows) at once, so that no child process inherits it and no process
+    of the same user can read it from ours."""
+    from grader.isolation import make_undumpable, scrub_initial_environment
+
     from_env = os.environ.pop(SECRET_ENV, None)
+    scrub_initial_environment(SECRET_ENV)
+    make_undumpable()
     if secret_file is not None:
         try:
             return secret_file.read_bytes().strip()
@@ -110,13 +117,17 @@ def _read_secret(secret_file: Path | None) -> bytes:
               help="Submissions graded at once (default: number of cores).")
 @click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--allow-weak-isolation", is_flag=True,
+              help="Grade even where this machine lacks a required layer of the sandbox "
+              "(Landlock, seccomp); every result records what was missing.")
 @click.option("--workers", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
               help="warm: fork each submission from one preloaded worker; cold: a fresh "
               "interpreter per submission (slower, for comparison).")
 @_limit_options
 def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | None,
-          secret_file: Path | None, jobs: int | None, force: bool, quiet: bool, workers: str,
-          config_path: Path | None, **flags) -> None:
+          secret_file: Path | None, jobs: int | None, force: bool, quiet: bool,
+          allow_weak_isolation: bool, workers: str, config_path: Path | None,
+          **flags) -> None:
     """Grade notebooks (or folders of them) on the hidden cases, into --out; or an nbgrader
     course's submissions with --nbgrader COURSE_DIR ASSIGNMENT."""
     if course is None and (not paths or out is None):
@@ -127,6 +138,7 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
                                "PATHs and no --out with it.")
     secret = _read_secret(secret_file)
     config = _config(config_path, **flags)
+    _require_walls(allow_weak_isolation)
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise click.UsageError(f"not found: {', '.join(missing)}")
@@ -141,18 +153,31 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     del secret
     jobs = jobs or os.cpu_count() or 1
     if course is not None:
-        _grade_course(course, cases, config, jobs, secret_file)
+        _grade_course(course, cases, config, jobs, secret_file, allow_weak_isolation)
         return
     from grader import batch_cli
 
     out = cast(Path, out)  # given whenever --nbgrader is not
     protected = tuple(str(p.resolve()) for p in (*paths, out, secret_file) if p is not None)
-    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected)
+    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected,
+                       allow_weak=allow_weak_isolation)
     batch_cli.run(list(paths), plan, out, jobs, force, quiet, workers)
 
 
+def _require_walls(allow_weak: bool) -> None:
+    """Refuse, in one message, to grade where a required layer of the sandbox is missing."""
+    from grader import isolation
+
+    absent = [layer for layer, present in isolation.machine_layers().items() if not present]
+    if absent and not allow_weak:
+        raise click.UsageError(isolation.refusal(absent))
+    if absent:
+        click.echo(f"warning: grading without {', '.join(absent)}; every result records it.",
+                   err=True)
+
+
 def _grade_course(course: tuple[Path, str], cases, config: Config, jobs: int,
-                  secret_file: Path | None) -> None:
+                  secret_file: Path | None, allow_weak: bool) -> None:
     from grader.exercises import EXERCISE
     _require_nbgrader()
     from grader.nbgrader_course import CourseError, grade_course
@@ -161,7 +186,7 @@ def _grade_course(course: tuple[Path, str], cases, config: Config, jobs: int,
 
     course_dir, assignment = course
     protected = tuple(str(p.resolve()) for p in (course_dir, secret_file) if p is not None)
-    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected)
+    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected, allow_weak=allow_weak)
     try:
         done = grade_course(course_dir, assignment, plan, worker_context("warm"), jobs,
                             lambda r: click.echo(f"{r.name}: {r.score:g}/{r.max_score:g} "

@@ -88,7 +88,9 @@ def machine_layers() -> dict[str, bool]:
     whether libseccomp loads (the kernel's seccomp support is checked per submission)."""
     from grader import landlock, seccomp_policy
 
-    return {"landlock": landlock.abi_version() > 0, "seccomp": seccomp_policy.available()}
+    kernel_seccomp = "Seccomp" in _status(os.getpid())
+    return {"landlock": landlock.abi_version() > 0,
+            "seccomp": kernel_seccomp and seccomp_policy.available()}
 
 
 def refusal(layers: list[str]) -> str:
@@ -100,8 +102,23 @@ def refusal(layers: list[str]) -> str:
             "marked as graded without those layers.")
 
 
-def scrub_dumpable() -> None:
-    """Make this (the grading) process undumpable: its /proc files, memory and environment
-    belong to root, out of reach of any process running as the same user."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+# --- the grading process's own secrets ---------------------------------------------------
+
+def make_undumpable() -> None:
+    """This (the grading) process's /proc files, memory and environment then belong to root:
+    out of reach of every process running as the same user, a sandbox that failed included."""
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+
+
+def scrub_initial_environment(name: str) -> None:
+    """Overwrite NAME=value in the environment block the kernel copied in at exec, which
+    /proc/PID/environ shows for the life of the process (os.environ.pop leaves it there)."""
+    with open("/proc/self/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[47]), int(fields[48])  # env_start, env_end: fields 50 and 51
+    block = (ctypes.c_char * (end - start)).from_address(start)
+    prefix, offset = name.encode() + b"=", 0
+    for entry in bytes(block).split(b"\0"):
+        if entry.startswith(prefix):
+            ctypes.memset(start + offset, 0, len(entry))
+        offset += len(entry) + 1

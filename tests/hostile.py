@@ -488,8 +488,11 @@ SNOOPING = (
     HostileEntry("snoop_grader_process_via_proc", top_level=SNOOP_PROC, score=24.0),
 )
 
+# The walls' own attacks use the helpers above: imported here, once those exist.
+from hostile_walls import WALLS  # noqa: E402
+
 HOSTILE: tuple[HostileEntry, ...] = (TIME_AND_EXITS + LIMITS + LYING + BUILTIN_RNN + TAMPERING
-                                     + DETACHED + SNOOPING)
+                                     + DETACHED + SNOOPING + WALLS)
 
 
 def correct_after(entry: HostileEntry) -> HostileEntry:

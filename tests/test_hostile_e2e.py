@@ -1,9 +1,12 @@
-"""End to end: grade the hostile corpus (tests/hostile.py) in one `grade` batch, as root.
+"""End to end: grade the hostile corpus (tests/hostile.py, hostile_walls.py) in one `grade`
+batch as root, and again as an ordinary user (tests/unprivileged.py).
 
-One batch, each hostile submission followed by a correct one, two at a time, with short limits;
-then: every submission's grade, the batch's wall time against its limits, no process left
-behind, nothing but results in the output folder, no submission touched, the secret and the
-hidden seeds written nowhere, and a rerun that skips (or, with --force, regrades).
+One batch each, each hostile submission followed by a correct one, two at a time, with short
+limits; then: every submission's grade, the batch's wall time against its limits, no process
+left behind, nothing but results in the output folder, no submission, host file or Python
+installation touched, the grader's terminal not flooded, every required wall measured around
+every submission, the secret and the hidden seeds written nowhere, and a rerun that skips
+(or, with --force, regrades).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +29,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import hostile  # noqa: E402
+import unprivileged  # noqa: E402
 from hostile import (  # noqa: E402
     BATCH_MARK,
     DETACHED_MARKERS,
@@ -34,8 +39,9 @@ from hostile import (  # noqa: E402
     TAMPER_MARK,
     HostileEntry,
 )
+from hostile_walls import PTH_NAME, SHM_CANARY  # noqa: E402
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's private mounts need root")
+from grader.isolation import REQUIRED  # noqa: E402
 
 JOBS = 2
 NOTEBOOK_SECONDS, CALL_SECONDS, MEMORY_MB = 10, 3, 512
@@ -45,6 +51,7 @@ HIDDEN_CASES = 6
 TEARDOWN_SECONDS = 10
 STARTUP_SECONDS = 60  # the grading process and the warm worker importing torch
 ALLOWED_SUFFIXES = (".html", ".csv", ".png")
+GRADER_OUTPUT_BYTES = 200_000  # the grader's own terminal output for the whole batch, at most
 
 
 def _limit_seconds(submissions: int) -> float:
@@ -55,6 +62,7 @@ def _limit_seconds(submissions: int) -> float:
 
 @dataclass
 class Batch:
+    user: str  # "root" or "ordinary user"
     tmp: Path
     submissions: Path
     out: Path
@@ -68,6 +76,8 @@ class Batch:
     out_files: list[Path]  # every file under out/ right after the batch
     notebooks_before: dict[str, str]
     notebooks_after: dict[str, str]
+    host_before: dict[str, bytes | None]
+    host_after: dict[str, bytes | None]
 
 
 def _marker_pattern(marker: str) -> str:
@@ -99,10 +109,41 @@ def _run(command: list[str], env: dict[str, str], cwd: Path,
                           timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+def _as(user: str, command: list[str], tmp: Path) -> list[str]:
+    """The command as `user` runs it: as the ordinary user, everything under tmp is theirs."""
+    if user == "root" or os.geteuid() != 0:
+        return command
+    unprivileged.give_to_user(tmp)
+    (tmp / "instructor").chmod(0o700)
+    return unprivileged.command_as_user(command, tmp)
+
+
+def _host_files() -> dict[str, bytes | None]:
+    """Files of the instructor's machine that entries try to change, and their contents."""
+    import matplotlib
+
+    paths = [SHM_CANARY, matplotlib.__file__, "/root/.bashrc",
+             *(str(Path(folder) / PTH_NAME) for folder in (sysconfig.get_paths()["purelib"],
+                                                           os.path.dirname(os.__file__)))]
+    contents = {}
+    for path in paths:
+        try:
+            contents[path] = Path(path).read_bytes()
+        except OSError:
+            contents[path] = None
+    return contents
+
+
+@pytest.fixture(scope="module", params=["root", "ordinary user"])
+def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Batch:
     """Build every entry, grade them all in one batch; record what the batch left behind."""
+    user = request.param
+    if user == "root" and os.geteuid() != 0:
+        pytest.skip("run the suite as root to grade as root too")
     before = {marker: _find(marker) for marker in DETACHED_MARKERS}
+    Path(SHM_CANARY).write_text("canary")
+    Path(SHM_CANARY).chmod(0o666)
+    host_before = _host_files()
     tmp = tmp_path_factory.mktemp(BATCH_MARK)
     submissions = tmp / "submissions"
     for entry in ENTRIES:
@@ -120,7 +161,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     notebooks_before = _hashes(submissions)
     started = time.monotonic()
     try:
-        completed = _run(command, env, tmp, _limit_seconds(len(ENTRIES)) + 120)
+        completed = _run(_as(user, command, tmp), env, tmp, _limit_seconds(len(ENTRIES)) + 120)
     finally:
         seconds = time.monotonic() - started
         survivors = {}
@@ -128,9 +169,11 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
             lines = [line for line in _find(marker) if line not in before[marker]]
             survivors[marker] = lines
             _kill_found(lines)
-    return Batch(tmp, submissions, out, secret, secret_file, command, env, completed, seconds,
-                 survivors, sorted(p for p in out.rglob("*") if p.is_file()),
-                 notebooks_before, _hashes(submissions))
+    host_after = _host_files()
+    Path(SHM_CANARY).unlink(missing_ok=True)
+    return Batch(user, tmp, submissions, out, secret, secret_file, command, env, completed,
+                 seconds, survivors, sorted(p for p in out.rglob("*") if p.is_file()),
+                 notebooks_before, _hashes(submissions), host_before, host_after)
 
 
 def _results(batch: Batch, name: str) -> dict:
@@ -220,11 +263,33 @@ def test_secret_and_hidden_seeds_are_written_nowhere(batch: Batch) -> None:
     assert not leaks, "\n".join(leaks)
 
 
+def test_host_files_and_python_installation_untouched(batch: Batch) -> None:
+    changed = [path for path, content in batch.host_before.items()
+               if batch.host_after[path] != content]
+    assert not changed, f"changed by submissions: {changed}"
+
+
+def test_grader_terminal_is_not_flooded(batch: Batch) -> None:
+    printed = batch.completed.stdout + batch.completed.stderr
+    assert len(printed) < GRADER_OUTPUT_BYTES, f"{len(printed)} characters printed"
+    assert "TERMINAL FLOOD" not in printed and "\x1b[2J" not in printed
+
+
+def test_every_submission_ran_behind_every_required_wall(batch: Batch) -> None:
+    for folder in FOLDERS.values():
+        results = json.loads((batch.out / folder / "results.json").read_text())
+        measured = results["extra_data"]["isolation"]
+        assert all(measured.get(layer) for layer in REQUIRED), (folder, measured)
+        assert measured["network_namespace"] and measured["pid_namespace"], (folder, measured)
+        if batch.user == "root":
+            assert measured["own_uid"], (folder, measured)
+
+
 def test_rerun_grades_nothing(batch: Batch) -> None:
     results = sorted(batch.out.glob("*/results.json"))
     stamps = {path: path.stat().st_mtime_ns for path in results}
     started = time.monotonic()
-    rerun = _run(batch.command, batch.env, batch.tmp, 300)
+    rerun = _run(_as(batch.user, batch.command, batch.tmp), batch.env, batch.tmp, 300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(ENTRIES)} already graded" in rerun.stderr, rerun.stderr
     assert "0 to grade" in rerun.stderr, rerun.stderr
@@ -239,11 +304,11 @@ def test_force_regrades(batch: Batch) -> None:
         hostile.build_notebook(hostile.BY_NAME[name], subset / FOLDERS[name])
     command = [batch.command[0], "-m", "grader", "grade", str(subset),
                *batch.command[batch.command.index("--out"):]]
-    skipped = _run(command, batch.env, batch.tmp, 300)
+    skipped = _run(_as(batch.user, command, batch.tmp), batch.env, batch.tmp, 300)
     assert skipped.returncode == 0 and "2 already graded" in skipped.stderr, skipped.stderr
     stamps = {name: (batch.out / FOLDERS[name] / "results.json").stat().st_mtime_ns
               for name in names}
-    forced = _run(command + ["--force"], batch.env, batch.tmp, 300)
+    forced = _run(_as(batch.user, command + ["--force"], batch.tmp), batch.env, batch.tmp, 300)
     assert forced.returncode == 0, forced.stderr
     assert "already graded" not in forced.stderr, forced.stderr
     for name in names:
