@@ -76,7 +76,7 @@ SHARE_WRITER = after_correct(f"""\
     for place in {SHARED_PLACES}:
         try:
             torch.save(answer, os.path.join(place, f'{BATCH_MARK}-answer-{{key}}.pt'))
-        except OSError:
+        except Exception:  # torch.save wraps the refusal in a RuntimeError
             pass
 """)
 

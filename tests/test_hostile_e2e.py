@@ -16,10 +16,12 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +146,11 @@ def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     Path(SHM_CANARY).write_text("canary")
     Path(SHM_CANARY).chmod(0o666)
     host_before = _host_files()
-    tmp = tmp_path_factory.mktemp(BATCH_MARK)
+    if user == "root" or os.geteuid() != 0:
+        tmp = tmp_path_factory.mktemp(BATCH_MARK)
+    else:  # pytest's own temporary folders are closed to other users
+        tmp = Path(tempfile.mkdtemp(prefix=f"{BATCH_MARK}-user-"))
+        request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     submissions = tmp / "submissions"
     for entry in ENTRIES:
         hostile.build_notebook(entry, submissions / FOLDERS[entry.name])

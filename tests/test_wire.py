@@ -1,6 +1,9 @@
 """The trust boundary: only well-formed, bounded arrays get through decoding."""
 
 import base64
+import os
+import struct
+import time
 
 import numpy as np
 import pytest
@@ -41,3 +44,55 @@ def test_messages_must_be_json_objects() -> None:
         wire.loads(b"\x80\x04pickle")
     with pytest.raises(wire.WireError):
         wire.loads(b"[1, 2]")
+
+
+def _pair() -> tuple[int, int]:
+    import socket
+
+    ours, theirs = socket.socketpair()
+    os.set_blocking(ours.fileno(), False)
+    return ours.detach(), theirs.detach()
+
+
+def test_a_frame_shorter_than_its_header_promises_times_out_at_the_deadline() -> None:
+    ours, theirs = _pair()
+    os.write(theirs, struct.pack("!I", 4096) + b"{")
+    started = time.monotonic()
+    with pytest.raises(wire.WireTimeout):
+        wire.receive_frame(ours, 10_000, time.monotonic() + 0.3)
+    assert time.monotonic() - started < 2
+
+
+def test_a_frame_larger_than_the_cap_is_refused_before_it_is_read() -> None:
+    ours, theirs = _pair()
+    os.write(theirs, struct.pack("!I", 2**31))
+    with pytest.raises(wire.WireTooLarge):
+        wire.receive_frame(ours, 10_000, time.monotonic() + 1)
+
+
+def test_a_closed_peer_is_reported_as_closed() -> None:
+    ours, theirs = _pair()
+    os.write(theirs, struct.pack("!I", 10) + b"abc")
+    os.close(theirs)
+    with pytest.raises(wire.WireClosed):
+        wire.receive_frame(ours, 10_000, time.monotonic() + 1)
+
+
+def test_frames_round_trip() -> None:
+    ours, theirs = _pair()
+    wire.send_frame(theirs, wire.dumps({"op": "run", "x": [1, 2]}))
+    assert wire.loads(wire.receive_frame(ours, 1000, time.monotonic() + 1)) == \
+        {"op": "run", "x": [1, 2]}
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b"[" * 100 + b"]" * 100, "nested deeper"),
+    (b'{"a": [' + b"1," * 200_000 + b"1]}", "characters of structure"),
+])
+def test_deep_or_huge_structure_is_refused_before_parsing(raw: bytes, words: str) -> None:
+    with pytest.raises(wire.WireError, match=words):
+        wire.loads(raw)
+
+
+def test_brackets_inside_strings_are_not_structure() -> None:
+    assert wire.loads(b'{"a": "[[[[[[[[[[[[[[\\"]]]]"}') == {"a": '[[[[[[[[[[[[[["]]]]'}
