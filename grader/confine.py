@@ -85,8 +85,11 @@ def _redirect_stdio(outdir: str) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    # multiprocessing replaced sys.stdin with a file about to be closed: read fd 0 instead
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+    # Whatever the parent made of sys.std* (multiprocessing's stdin is about to be closed, a
+    # test runner's capture), the student's prints go to these files.
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - they live as long as the process
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
 
 
 def _close_inherited(keep_fds: list[int]) -> None:

@@ -1,0 +1,100 @@
+"""A test per wall: from inside a graded notebook, try to cross it, and check it held.
+
+One notebook tries every crossing in a top-level cell and prints ALLOWED or REFUSED for each;
+the grading (a plain fork of this process, as `check` does) must record every REFUSED, the
+supervisor's measurement must show every required layer, and the solution after the probes
+must still score. The same attempts, graded in a parallel batch as root and as an ordinary
+user, are in test_hostile_e2e.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import SOLUTION
+
+from grader.cases import public_cases
+from grader.config import Config
+from grader.exercises import EXERCISE
+from grader.isolation import REQUIRED
+from grader.pipeline import GradingPlan, grade_submission
+from grader.sandbox import worker_context
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTEMPTS = {
+    "fork": "os.fork()",
+    "exec": "os.execv('/bin/true', ['true'])",
+    "subprocess": "subprocess.run(['true'])",
+    "thread_spawn_is_fine": None,
+    "ptrace_parent": "libc.ptrace(16, os.getppid() or 1, 0, 0) == 0 or fail()",
+    "signal_others": "os.kill(-1, 0)",
+    "new_user_namespace": "libc.unshare(0x10000000) == 0 or fail()",
+    "mount": "libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == 0 or fail()",
+    "network_socket": "socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
+    "unix_socket": "socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+    "read_solutions": f"open({str(ROOT / 'solutions' / 'bidirectional_rnn.ipynb')!r}).read()",
+    "read_etc_hostname": "open('/etc/hostname').read()",
+    "list_root": "os.listdir('/')",
+    "write_var_tmp": "open('/var/tmp/rnn-grader-wall-probe', 'w').write('x')",
+    "write_dev_shm": "open('/dev/shm/rnn-grader-wall-probe', 'w').write('x')",
+    "write_site_packages": "open(os.path.join(sysconfig.get_paths()['purelib'], "
+                           "'rnn_grader_wall_probe.pth'), 'w').write('x')",
+    "read_grader_environ": "open('/proc/1/environ' if os.getpid() != 1 else "
+                           "f'/proc/{os.getppid()}/environ').read() or fail()",
+    # stdin, stdout, stderr, its channel, the grader log and listdir's own: nothing inherited
+    "inherited_descriptors_beyond_own": "len(os.listdir('/proc/self/fd')) <= 6 and fail()",
+}
+PROBE = """\
+import ctypes, os, socket, subprocess, sys, sysconfig, threading
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def fail():
+    raise PermissionError('refused')
+
+
+threading.Thread(target=lambda: None).start()
+for name, attempt in ATTEMPTS.items():
+    if attempt is None:
+        continue
+    try:
+        eval(attempt)
+        print(name, 'ALLOWED')
+    except (OSError, RuntimeError) as error:
+        print(name, 'REFUSED', type(error).__name__)
+print('probes done')
+"""
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory: pytest.TempPathFactory):
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    cell = nbformat.v4.new_code_cell(f"ATTEMPTS = {ATTEMPTS!r}\n{PROBE}")
+    notebook.cells.insert(1, cell)
+    path = tmp_path_factory.mktemp("walls") / "bidirectional_rnn.ipynb"
+    nbformat.write(notebook, str(path))
+    plan = GradingPlan(EXERCISE, public_cases(EXERCISE), Config())
+    return grade_submission(path, "walls", plan, worker_context("fork"))
+
+
+@pytest.mark.parametrize("wall", [name for name, attempt in ATTEMPTS.items() if attempt])
+def test_the_wall_holds(probed, wall: str) -> None:
+    assert "probes done" in probed.stdout, probed.stdout + probed.stderr
+    assert f"{wall} REFUSED" in probed.stdout, probed.stdout
+
+
+def test_threads_still_work_and_the_solution_still_scores(probed) -> None:
+    assert probed.score == probed.max_score, probed.message
+
+
+def test_every_required_layer_is_measured_from_outside(probed) -> None:
+    assert all(probed.isolation.get(layer) for layer in REQUIRED), probed.isolation
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a uid and namespaces of its own need root here")
+def test_as_root_it_gets_its_own_uid_and_namespaces(probed) -> None:
+    for layer in ("own_uid", "pid_namespace", "mount_namespace", "network_namespace"):
+        assert probed.isolation.get(layer), (layer, probed.isolation)
