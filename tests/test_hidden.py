@@ -145,6 +145,7 @@ def test_a_zeros_answer_learns_nothing_of_expected() -> None:
     only as bands, and word for word the same feedback unless some |expected| is so close to 0
     that it falls in a lower band (the bands are all a hidden case tells)."""
     plan = _plan()
+    compared = 0
     for number in range(6):
         a, b = plan.prepare(DIGEST_A)[number], plan.prepare(DIGEST_B)[number]
         mine, theirs = _feedback(a, _zeros(a)), _feedback(b, _zeros(b))
@@ -159,11 +160,13 @@ def test_a_zeros_answer_learns_nothing_of_expected() -> None:
                         for one in (a, b) for name in one.reference.values)
         if not near_zero:
             assert text == theirs.feedback()
+            compared += 1
+    assert compared >= 3  # cases 2 to 5 of TEST_SECRET have no |expected| near 0
 
 
-def test_a_zeros_answer_on_the_grading_secret_gives_identical_text_and_maps() -> None:
+def test_a_zeros_answers_heat_map_is_the_same_for_other_inputs() -> None:
     plan = _plan()
-    a, b = plan.prepare(DIGEST_A)[3], plan.prepare(DIGEST_B)[3]  # one long sequence, H = small
+    a, b = plan.prepare(DIGEST_A)[3], plan.prepare(DIGEST_B)[3]  # one long sequence
     mine, theirs = _feedback(a, _zeros(a)), _feedback(b, _zeros(b))
     output_a = next(c for c in mine.checks if c.name == "output")
     output_b = next(c for c in theirs.checks if c.name == "output")
