@@ -93,7 +93,7 @@ def already_graded(out: Path, submission: Submission) -> bool:
 def grade_batch(submissions: list[Submission], plan: GradingPlan, context, out: Path,
                 jobs: int, on_done: Callable[[SubmissionResult], None]) -> None:
     """Grade in `jobs` parallel children; write each result as soon as it is known."""
-    plan.prepared  # noqa: B018 - prepare the reference once, before the threads start
+    plan.warm_up()  # what every submission shares is prepared before the threads start
 
     def grade_one(submission: Submission) -> SubmissionResult:
         digest = fingerprint(submission.path)

@@ -2,10 +2,19 @@
 
 Validation comes first (dtype, shape, finite values), then an element-wise comparison with the
 reference's tolerance, split into the exercise's halves (forward and reverse) for partial
-credit. Hidden cases report error sizes and positions, never expected values.
+credit.
+
+Public cases show a table of values (yours, nn.RNN's, the difference). Hidden cases reveal
+nothing about their inputs: a mismatch is located (tensor, direction, time step, sequence,
+unit) and sized in bands relative to the tolerance; never a value, a difference or a ratio.
+A zeros answer therefore learns nothing of |expected|, and even the error ratios kept for the
+heat maps are clipped to the bands. Strings the child chose (its dtype name, odd shapes) are
+only echoed when they are one of a few known ones.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -15,6 +24,20 @@ from grader.results import OutputCheck
 
 ACCEPTED_DTYPES = ("float32", "float64")
 TABLE_ROWS = 5
+# Hidden cases: an element's error in multiples of the tolerance, told only as one of these.
+BAND_EDGES = (1.0, 10.0, 1000.0)
+BAND_NAMES = ("within the tolerance", "up to 10× the tolerance", "10 to 1000× the tolerance",
+              "more than 1000× the tolerance")  # how far off: "off by <band>"
+BANDED_RATIO = (0.0, 10.0, 1000.0, 1e6)  # what a hidden case keeps of each element's ratio
+MAX_SHOWN_DIMENSIONS = 4
+
+
+def bands(ratio: np.ndarray) -> np.ndarray:
+    """Each element's band: 0 within the tolerance, 1 up to 10×, 2 up to 1000×, 3 beyond
+    (NaN and infinity included)."""
+    banded = np.digitize(ratio, BAND_EDGES, right=True)
+    banded[~np.isfinite(ratio)] = len(BAND_EDGES)
+    return banded
 
 
 def check_output(exercise: Exercise, name: str, got: np.ndarray, torch_dtype: str,
@@ -23,29 +46,36 @@ def check_output(exercise: Exercise, name: str, got: np.ndarray, torch_dtype: st
     where = f"{name} ({exercise.describe_sizes(sizes)})"
     check = OutputCheck(name, tuple(expected.shape), tuple(got.shape), {}, "")
     if torch_dtype not in ACCEPTED_DTYPES:
-        check.summary = (f"{where}: dtype is torch.{torch_dtype}; expected torch.float32 like "
+        shown = f"torch.{torch_dtype}" if not hidden or torch_dtype in _torch_dtypes() else \
+            "not a torch dtype"
+        check.summary = (f"{where}: dtype is {shown}; expected torch.float32 like "
                          "the inputs (float64 is accepted too).")
         return check
     if got.shape != expected.shape:
-        check.summary = (f"{where}: shape {tuple(got.shape)}, expected "
-                         f"{tuple(expected.shape)}: "
+        check.summary = (f"{where}: shape {_shown_shape(exercise, got.shape, sizes, hidden)}, "
+                         f"expected {tuple(expected.shape)}: "
                          f"{exercise.explain_shape(name, tuple(got.shape), sizes)}")
         return check
     values = got.astype(np.float64)
     error = np.abs(values - expected)
     error[~np.isfinite(values)] = np.inf
     ratio = error / reference.tolerance[name]
-    check.error_ratio = ratio
     wrong = ~(ratio <= 1.0)
+    check.error_ratio = np.take(BANDED_RATIO, bands(ratio)) if hidden else ratio
     halves = exercise.split_halves(name, wrong)
     check.halves_ok = {half: not part.any() for half, part in halves.items()}
     check.first_divergence = {half: _first_bad_step(part, half) for half, part in halves.items()
                               if name == "output"}
     if not wrong.any():
-        check.summary = f"{where}: matches nn.RNN (largest difference {error.max():.1e})."
+        check.summary = f"{where}: matches nn.RNN " + (
+            "(within the tolerance)." if hidden else f"(largest difference {error.max():.1e}).")
         return check
-    check.summary = _mismatch_summary(where, values, error, wrong)
-    check.details = _mismatch_table(values, expected, error, wrong, hidden)
+    if hidden:
+        check.summary = _hidden_summary(where, values, ratio, wrong)
+        check.details = _hidden_table(exercise, name, values, ratio, wrong)
+    else:
+        check.summary = _mismatch_summary(where, values, error, wrong)
+        check.details = _mismatch_table(values, expected, error, wrong)
     return check
 
 
@@ -57,27 +87,98 @@ def _first_bad_step(wrong: np.ndarray, half: str) -> int | None:
     return int(bad_steps.max() if half == "reverse" else bad_steps.min())
 
 
+@functools.cache
+def _torch_dtypes() -> frozenset[str]:
+    import torch
+
+    return frozenset(str(value).removeprefix("torch.") for value in vars(torch).values()
+                     if isinstance(value, torch.dtype))
+
+
+def _shown_shape(exercise: Exercise, shape: tuple[int, ...], sizes: dict[str, int],
+                 hidden: bool) -> str:
+    """The returned shape; in a hidden case only when it is made of the case's own sizes (a
+    shape is the child's choice, and an arbitrary one could carry numbers out)."""
+    if not hidden:
+        return str(tuple(shape))
+    known = {0, 1, 2} | {n * size for size in (*sizes.values(), *exercise.notebook_sizes.values())
+                         for n in (1, 2, 4)}
+    if len(shape) <= MAX_SHOWN_DIMENSIONS and all(n in known for n in shape):
+        return str(tuple(shape))
+    dimensions = str(len(shape)) if len(shape) <= MAX_SHOWN_DIMENSIONS else \
+        f"more than {MAX_SHOWN_DIMENSIONS}"
+    return f"of {dimensions} dimension(s) that are not the case's sizes"
+
+
 def _mismatch_summary(where: str, values: np.ndarray, error: np.ndarray,
                       wrong: np.ndarray) -> str:
-    non_finite = int((~np.isfinite(values)).sum())
+    non_finite = _non_finite(where, values)
     if non_finite:
-        return (f"{where}: {non_finite} of {values.size} values are NaN or infinite; look for a "
-                "division, an overflow or an uninitialised tensor (torch.empty).")
+        return non_finite
     worst = np.unravel_index(int(np.argmax(error)), error.shape)
     return (f"{where}: {int(wrong.sum())} of {values.size} values differ from nn.RNN; largest "
             f"difference {error.max():.3g} at index {list(map(int, worst))}.")
 
 
+def _non_finite(where: str, values: np.ndarray) -> str:
+    count = int((~np.isfinite(values)).sum())
+    if not count:
+        return ""
+    return (f"{where}: {count} of {values.size} values are NaN or infinite; look for a "
+            "division, an overflow or an uninitialised tensor (torch.empty).")
+
+
 def _mismatch_table(values: np.ndarray, expected: np.ndarray, error: np.ndarray,
-                    wrong: np.ndarray, hidden: bool) -> list[str]:
+                    wrong: np.ndarray) -> list[str]:
     rows = np.argwhere(wrong)[:TABLE_ROWS]
-    if hidden:
-        lines = ["index            difference"]
-        lines += [f"{str(list(map(int, at))):16} {error[tuple(at)]:.3g}" for at in rows]
-    else:
-        lines = ["index            yours        nn.RNN       difference"]
-        lines += [f"{str(list(map(int, at))):16} {values[tuple(at)]:<12.6g} "
-                  f"{expected[tuple(at)]:<12.6g} {error[tuple(at)]:.3g}" for at in rows]
+    lines = ["index            yours        nn.RNN       difference"]
+    lines += [f"{str(list(map(int, at))):16} {values[tuple(at)]:<12.6g} "
+              f"{expected[tuple(at)]:<12.6g} {error[tuple(at)]:.3g}" for at in rows]
     if wrong.sum() > TABLE_ROWS:
         lines.append(f"... and {int(wrong.sum()) - TABLE_ROWS} more")
     return lines
+
+
+def _hidden_summary(where: str, values: np.ndarray, ratio: np.ndarray,
+                    wrong: np.ndarray) -> str:
+    """How many values are off and by how much, in bands; no value, difference or position
+    of a largest one (with a zeros answer that would point at the largest |expected|)."""
+    non_finite = _non_finite(where, values)
+    if non_finite:
+        return non_finite
+    counts = np.bincount(bands(ratio[wrong]), minlength=len(BAND_NAMES))
+    by_band = ", ".join(f"{count} by {BAND_NAMES[band]}" for band, count in enumerate(counts)
+                        if band and count)
+    return f"{where}: {int(wrong.sum())} of {values.size} values differ from nn.RNN: {by_band}."
+
+
+def _hidden_table(exercise: Exercise, name: str, values: np.ndarray, ratio: np.ndarray,
+                  wrong: np.ndarray) -> list[str]:
+    """The first wrong elements in index order: where each one is, and its band."""
+    rows = [tuple(at) for at in np.argwhere(wrong)[:TABLE_ROWS]]
+    located = [(str(list(map(int, at))), locate(exercise, name, ratio.shape, at),
+                BAND_NAMES[int(bands(ratio[at][None])[0])] if np.isfinite(values[at])
+                else "yours is NaN or infinite") for at in rows]
+    width = max(len(where) for _, where, _ in located)
+    lines = [f"{'index':16} {'where':{width}}  off by"]
+    lines += [f"{index:16} {where:{width}}  {band}" for index, where, band in located]
+    if wrong.sum() > TABLE_ROWS:
+        lines.append(f"... and {int(wrong.sum()) - TABLE_ROWS} more")
+    return lines
+
+
+def locate(exercise: Exercise, name: str, shape: tuple[int, ...], at: tuple[int, ...]) -> str:
+    """An element of output `name` in the exercise's own words: its half (direction) and the
+    position within that half, e.g. "reverse, time step 2, sequence 0, unit 5"."""
+    flat = int(np.ravel_multi_index(at, shape))
+    positions = np.arange(int(np.prod(shape))).reshape(shape)
+    for half, part in exercise.split_halves(name, positions).items():
+        hits = np.argwhere(part == flat)
+        if hits.size:
+            inside = [int(i) for i in hits[0]]
+            axes = exercise.half_axes.get(name, ())
+            if len(axes) == len(inside):
+                pairs = zip(axes, inside, strict=True)
+                return f"{half}, " + ", ".join(f"{axis} {i}" for axis, i in pairs)
+            return f"{half} {inside}"
+    return ""

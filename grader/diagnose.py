@@ -7,6 +7,8 @@ when none does, where the result departs from the reference (which direction, fr
 
 from __future__ import annotations
 
+import builtins
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,17 +37,64 @@ def outcome_of(problem: Mapping[str, Any]) -> str:
     return results.ERROR
 
 
-def format_traceback(error: Mapping[str, Any]) -> list[str]:
-    """The student's own frames only: cell number, line, function and code."""
+def format_traceback(error: Mapping[str, Any],
+                     cells: Mapping[int, str] | None = None) -> list[str]:
+    """The student's own frames only: cell number, line, function and code.
+
+    With `cells` (the notebook's code cells by index, as the grading process read them), each
+    frame is checked against the notebook instead of being believed: a frame outside the
+    notebook is dropped, the code shown is the notebook's own line, and a function is named
+    only when the notebook defines it. The child is not trusted to send only its code.
+    """
     lines = []
     for frame in error.get("frames", []):
+        if not isinstance(frame, Mapping):
+            continue
+        if cells is not None:
+            frame = _checked_frame(frame, cells)
+            if frame is None:
+                continue
         cell = f"cell {frame['cell'] + 1}" if frame.get("cell") is not None else "your code"
         where = f" in {frame['function']}" if frame.get("function") not in ("", "<module>") else ""
         lines.append(f"  {cell}, line {frame['line']}{where}: {frame['code']}")
     return lines
 
 
-def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int) -> str:
+def _checked_frame(frame: Mapping[str, Any], cells: Mapping[int, str]) -> dict[str, Any] | None:
+    cell, line = frame.get("cell"), frame.get("line")
+    if type(cell) is not int or type(line) is not int or cell not in cells:
+        return None
+    source_lines = cells[cell].splitlines()
+    if not 1 <= line <= len(source_lines):
+        return None
+    function = frame.get("function")
+    defined = isinstance(function, str) and function.isidentifier() and any(
+        re.search(rf"\bdef\s+{function}\b", source) for source in cells.values())
+    return {"cell": cell, "line": line, "function": function if defined else "",
+            "code": source_lines[line - 1].strip()}
+
+
+# Exception names told in hidden cases; any other (a class the notebook made up, whose name
+# could spell out numbers) is not repeated.
+KNOWN_EXCEPTIONS = frozenset(
+    name for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)) | frozenset(
+    ("StdinNotImplementedError", "OutOfMemoryError", "LinAlgError", "AxisError"))
+# Types told in hidden cases when the function returns something else than two tensors.
+KNOWN_TYPES = frozenset(
+    name for name, value in vars(builtins).items()
+    if isinstance(value, type) and not issubclass(value, BaseException)) | frozenset(
+    ("NoneType", "Tensor", "Parameter", "ndarray", "generator", "function", "method",
+     "module", "float32", "float64", "int64", "dict_keys", "dict_values", "dict_items"))
+HIDDEN_MESSAGE = ("hidden case: its message is not shown, as it could hold the hidden inputs; "
+                  "the self-check shows messages in full")
+
+
+def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int,
+                      hidden: bool = False, cells: Mapping[int, str] | None = None) -> str:
+    """A failed call in words. In a hidden case nothing of the exception's message is told
+    (it may hold the hidden inputs), only its type and the notebook's own cell, line and code
+    (checked against `cells`)."""
     kind, message = error.get("type", ""), error.get("message", "")
     if kind == "NotImplementedError":
         return (f"{function} is not implemented yet: replace `raise NotImplementedError()` in "
@@ -60,35 +109,63 @@ def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int) -
     if is_memory_error(error):
         return (f"{function} ran out of memory (limit {memory_mb} MB): look for tensors that "
                 "grow with every step or sizes multiplied by mistake.")
-    trace = format_traceback(error)
-    lines = [f"{function} raised {kind}: {message}"]
+    if hidden:
+        told = kind if kind in KNOWN_EXCEPTIONS else "an exception of a class of its own"
+        lines = [f"{function} raised {told} ({HIDDEN_MESSAGE})."]
+        trace = format_traceback(error, cells or {})
+    else:
+        lines = [f"{function} raised {kind}: {message}"]
+        trace = format_traceback(error)
     if trace:
         lines += ["Where, in your notebook:", *trace]
     return "\n".join(lines)
 
 
 def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_mb: int,
-                         max_elements: int) -> str:
-    """A call answered with an error instead of values."""
+                         max_elements: int, hidden: bool = False,
+                         cells: Mapping[int, str] | None = None) -> str:
+    """A call answered with an error instead of values. In a hidden case, what the child
+    chose freely (type names, counts) is told only when it is one of a few known ones."""
     function, names = exercise.function, exercise.output_names
     kind = problem.get("kind")
     if kind == "missing":
         return (f"The notebook defines no function {function}(); keep the cell that starts "
                 f"with `def {function}():` and its name.")
     if kind == "not_pair":
-        length = problem.get("length")
-        got = f"a {problem['type']} of {length} items" if length is not None else \
-            f"a {problem['type']}"
+        length, returned = problem.get("length"), _type_name(problem.get("type"), hidden)
+        if hidden and length is not None and not (type(length) is int and 0 <= length <= 9):
+            got = f"{returned} of more than 9 items"
+        else:
+            got = f"{returned} of {length} items" if length is not None else returned
         return (f"{function} must return a tuple of two tensors ({', '.join(names)}); it "
                 f"returned {got}.")
     if kind == "not_tensor":
-        position = problem["position"]
-        return (f"{names[position]} (item {position} of the tuple) is a {problem['type']}, "
-                "not a torch.Tensor.")
+        return (f"{_item(names, problem.get('position'))} is "
+                f"{_type_name(problem.get('type'), hidden)}, not a torch.Tensor.")
     if kind == "too_large":
-        return (f"{names[problem['position']]} has {problem['elements']} elements, more than "
-                f"the limit of {max_elements}; it should be far smaller.")
-    return explain_exception(function, problem, memory_mb)
+        elements, name = problem.get("elements"), _name(names, problem.get("position"))
+        if hidden or type(elements) is not int:
+            return (f"{name} has more than the limit of {max_elements} elements; it should be "
+                    "far smaller.")
+        return (f"{name} has {elements} elements, more than the limit of {max_elements}; it "
+                "should be far smaller.")
+    return explain_exception(function, problem, memory_mb, hidden, cells)
+
+
+def _name(names: tuple[str, ...], position: object) -> str:
+    return names[position] if type(position) is int and 0 <= position < len(names) else \
+        "an item of the tuple"
+
+
+def _item(names: tuple[str, ...], position: object) -> str:
+    name = _name(names, position)
+    return f"{name} (item {position} of the tuple)" if name in names else name
+
+
+def _type_name(name: object, hidden: bool) -> str:
+    if not isinstance(name, str) or hidden and name not in KNOWN_TYPES:
+        return "an object of a class of its own"
+    return f"a {name}"
 
 
 def weigh_mistakes(exercise: Exercise, inputs: Mapping[str, np.ndarray], reference: Reference,

@@ -2,7 +2,8 @@
 
 Pictures are drawn with matplotlib and embedded as PNG data, so each file stands alone.
 A submission's heat maps show error sizes relative to the tolerance, never expected values;
-only public cases list values (in the text, from compare.py).
+for hidden cases only in bands (compare.py clips the ratios), so a zeros answer's map says
+nothing of |expected|. Only public cases list values (in the text, from compare.py).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def matplotlib_colormap():
 
 
 def error_heat_maps(cases: list[CaseResult]) -> str:
-    """A heat map per case whose output has the right shape but wrong values."""
+    """A heat map per case whose output has the right shape but wrong values. Hidden cases'
+    ratios were clipped to the bands by compare.py, so their maps have four colours only."""
     failing = [(case, check) for case in cases if (check := _failing_output(case)) is not None]
     if not failing:
         return ""
@@ -94,11 +96,20 @@ def error_heat_maps(cases: list[CaseResult]) -> str:
         f"(L={case.case.sizes['L']}): time steps 0..{case.case.sizes['L'] - 1} left to right"
         f"</figcaption>{_heat_map_png(check.error_ratio)}</figure>"
         for case, check in failing)
+    hidden = any(case.case.hidden for case, _ in failing)
+    public = not all(case.case.hidden for case, _ in failing)
+    scale = []
+    if public:
+        scale.append("Colour is log10 of the error in units of the tolerance, worst over the "
+                     "batch: black is within it, orange and yellow are 10 to a million times "
+                     "too far.")
+    if hidden:
+        scale.append(("In hidden cases colour" if public else "Colour") + " is only the "
+                     "error's band, worst over the batch: black within the tolerance, purple up "
+                     "to 10 times it, orange 10 to 1000 times, yellow more than 1000 times.")
     return ("<h2>Where output departs from nn.RNN</h2><p>Each picture: time steps left to "
             "right; the reverse half's features above the cyan line, the forward half's below. "
-            "Colour is log10 of the error in units of the tolerance, worst over the batch: "
-            "black is within it, orange and yellow are 10 to a million times too far.</p>"
-            + panels)
+            + " ".join(scale) + "</p>" + panels)
 
 
 def _case_section(case: CaseResult, exercise: Exercise) -> str:

@@ -6,6 +6,7 @@ stage is left to the caller (terminal for `check`, files for `grade`).
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,20 +28,28 @@ from grader.sandbox import Sandbox, SandboxFailure
 
 @dataclass(frozen=True)
 class PreparedCase:
+    """One case ready to grade: its inputs and nn.RNN's answer, in the grading process."""
+
     case: Case
     inputs: Arrays
     reference: Reference
 
     @cached_property
     def wire_inputs(self) -> dict[str, dict]:
-        """The inputs as sent to every child: encoded once per batch, not per submission."""
+        """The inputs as sent to the child: for public cases encoded once per batch."""
         return {name: wire.encode_array(values) for name, values in self.inputs.items()}
 
 
 @dataclass
 class GradingPlan:
-    """What every submission of a batch is graded on. Cases are prepared once, lazily, so a
-    plain-fork sandbox can start before any reference exists in this process."""
+    """What every submission of a batch is graded on: the cases (sizes, and for hidden cases
+    a seed key each, never the secret), the configuration and the paths to hide.
+
+    `prepare(notebook_sha256)` makes one submission's cases. Hidden cases get inputs of their
+    own for every notebook (and the same again for the same notebook), so they are computed
+    per submission; public cases are the same for all and computed once. Nothing is computed
+    before the first `prepare` or `warm_up`, so a plain-fork sandbox can start before any
+    reference exists in this process."""
 
     exercise: Exercise
     cases: list[Case]
@@ -48,18 +57,38 @@ class GradingPlan:
     protected_paths: tuple[str, ...] = ()  # hidden from submissions where the OS allows
     allow_weak: bool = False  # grade even where a required sandbox layer is missing
 
+    def prepare(self, notebook_sha256: str) -> list[PreparedCase]:
+        """The cases of the notebook whose file has this SHA-256 (hex)."""
+        shared = self._shared
+        return [self._prepare(case, notebook_sha256) if case.per_submission
+                else shared[case.number] for case in self.cases]
+
+    def warm_up(self) -> None:
+        """Prepare what all submissions share (and import the reference's torch) before
+        threads start."""
+        self._shared  # noqa: B018
+        if any(case.per_submission for case in self.cases):
+            import torch  # noqa: F401 - what computing a reference imports, once
+
     @cached_property
-    def prepared(self) -> list[PreparedCase]:
-        prepared = []
-        for case in self.cases:
-            inputs = make_inputs(self.exercise, case)
-            reference = compute_reference(self.exercise, inputs, self.config.tolerance)
-            prepared.append(PreparedCase(case, inputs, reference))
-        return prepared
+    def _shared(self) -> dict[int, PreparedCase]:
+        return {case.number: self._prepare(case, "") for case in self.cases
+                if not case.per_submission}
+
+    def _prepare(self, case: Case, notebook_sha256: str) -> PreparedCase:
+        inputs = make_inputs(self.exercise, case, notebook_sha256)
+        return PreparedCase(case, inputs,
+                            compute_reference(self.exercise, inputs, self.config.tolerance))
 
     @property
     def max_score(self) -> float:
         return self.config.scoring.points_per_case * len(self.cases)
+
+
+def notebook_sha256(path: Path) -> str:
+    """What hidden inputs are drawn from, with the plan's keys: the notebook file's SHA-256,
+    as results.json records it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def grade_submission(path: Path, name: str, plan: GradingPlan, context) -> SubmissionResult:
@@ -85,6 +114,8 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     except NotebookError as error:
         _fail(result, plan, results.INVALID, str(error))
         return
+    # Before the notebook runs: it cannot change what its inputs are drawn from.
+    digest = result.notebook_sha256 = notebook_sha256(path)
     forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
     with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
         try:
@@ -94,8 +125,11 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
             _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
                   f"{' (notebook time limit)' if failure.kind == 'timeout' else ''}.")
         else:
+            # Cells run before any case's input exists: their errors are told in full.
             result.message = _cell_errors_message(ran, exercise)
-            result.cases = _grade_cases(sandbox, plan)
+            prepared = plan.prepare(digest)
+            cells = {cell.index: cell.source for cell in notebook.cells}
+            result.cases = _grade_cases(sandbox, plan, prepared, cells)
             _diagnose(exercise, result.cases)
             if any(error.get("limit") for error in ran.get("errors", [])):
                 result.status = results.LIMIT  # the cases it finished keep their points
@@ -134,18 +168,19 @@ def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
     return f"While running the notebook, {cell} failed: {detail}{more}"
 
 
-def _grade_cases(sandbox: Sandbox, plan: GradingPlan) -> list[CaseResult]:
+def _grade_cases(sandbox: Sandbox, plan: GradingPlan, prepared_cases: list[PreparedCase],
+                 cells: dict[int, str]) -> list[CaseResult]:
     graded: list[CaseResult] = []
     dead: str | None = None
-    for prepared in plan.prepared:
+    for prepared in prepared_cases:
         case_result = CaseResult(prepared.case, plan.config.scoring.points_per_case)
         if dead:
             case_result.problem, case_result.outcome = f"Not run: {dead}", results.CRASHED
         else:
             try:
-                _grade_case(sandbox, prepared, plan, case_result)
+                _grade_case(sandbox, prepared, plan, case_result, cells)
             except SandboxFailure as failure:
-                story = _limit_story(failure)
+                story = _limit_story(failure, prepared.case.hidden)
                 suffix = " (time limit per call)" if failure.kind == "timeout" else ""
                 case_result.problem = f"{plan.exercise.function}: {story}{suffix}."
                 case_result.outcome = _FAILURE_OUTCOMES.get(failure.kind, results.CRASHED)
@@ -156,18 +191,25 @@ def _grade_cases(sandbox: Sandbox, plan: GradingPlan) -> list[CaseResult]:
 
 _FAILURE_OUTCOMES = {"timeout": results.TIMEOUT, "output_limit": results.LIMIT,
                      "too_large": results.LIMIT, "isolation": results.GRADER_ERROR}
+# A hidden case's failure, told without what the child chose (exit code, signal, bytes sent).
+_HIDDEN_DEATH = ("the notebook's process ended before it answered (sys.exit, os._exit, a crash "
+                 "or a signal)")
 
 
-def _limit_story(failure: SandboxFailure) -> str:
+def _limit_story(failure: SandboxFailure, hidden: bool = False) -> str:
     if failure.kind == "output_limit":
         return "the notebook printed more than the output limit allows"
     if failure.kind == "timeout":
         return f"{failure.message}; look for a loop that never ends or input()"
+    if hidden and failure.kind == "protocol":
+        return "the notebook's process sent back a malformed answer"
+    if hidden and failure.kind == "died" and any(c.isdigit() for c in failure.message):
+        return _HIDDEN_DEATH
     return failure.message
 
 
 def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
-                case_result: CaseResult) -> None:
+                case_result: CaseResult, cells: dict[int, str]) -> None:
     exercise, limits, case = plan.exercise, plan.config.limits, prepared.case
     answer = sandbox.request(
         {"op": "call", "function": exercise.function, "exercise_module": exercise.child_module,
@@ -180,14 +222,16 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
         case_result.outcome = results.FORBIDDEN
         return
     if "error" in answer:
+        error = answer["error"] if isinstance(answer["error"], dict) else {}
         case_result.problem = sizes + diagnose.explain_call_problem(
-            exercise, answer["error"], limits.memory_mb, limits.max_elements)
-        case_result.outcome = diagnose.outcome_of(answer["error"])
+            exercise, error, limits.memory_mb, limits.max_elements, case.hidden, cells)
+        case_result.outcome = diagnose.outcome_of(error)
         return
     try:
         returned = _decode_values(answer, exercise, limits.max_elements)
     except wire.WireError as error:
-        case_result.problem = sizes + f"the returned values could not be read ({error})."
+        detail = "" if case.hidden else f" ({error})"
+        case_result.problem = sizes + f"the returned values could not be read{detail}."
         case_result.outcome = results.ERROR
         return
     case_result.checks = [
@@ -224,10 +268,21 @@ def _decode_values(answer: dict, exercise: Exercise,
         dtype = str(value.get("torch_dtype", value.get("dtype"))) if isinstance(value, dict) \
             else "?"
         if isinstance(value, dict) and value.get("unsupported"):
-            decoded[name] = (np.zeros(value.get("shape", []), dtype=np.float32), dtype)
+            decoded[name] = (np.zeros(_checked_shape(value.get("shape"), max_elements),
+                                      dtype=np.float32), dtype)
         else:
             decoded[name] = (wire.decode_array(value, max_elements), dtype)
     return decoded
+
+
+def _checked_shape(shape: object, max_elements: int) -> tuple[int, ...]:
+    """The shape of a tensor sent without its values (an unsupported dtype), within limits."""
+    if not isinstance(shape, list) or len(shape) > 8 or \
+            not all(type(n) is int and n >= 0 for n in shape):
+        raise wire.WireError("shape must be a list of at most 8 non-negative integers")
+    if int(np.prod(shape, dtype=np.float64)) > max_elements:
+        raise wire.WireError(f"more elements than the limit of {max_elements}")
+    return tuple(shape)
 
 
 STATUS_PRECEDENCE = (results.FORBIDDEN, results.TIMEOUT, results.LIMIT, results.CRASHED,

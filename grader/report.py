@@ -42,7 +42,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[str, Any]:
-    """results.json in Gradescope's schema; extra_data keeps what summary.csv needs."""
+    """results.json in Gradescope's schema; extra_data keeps what summary.csv needs.
+
+    Students see `output` and each test's `output`; `extra_data` is stored for the instructor
+    only (Gradescope never shows it), and so is where what the notebook printed goes."""
     tests = [{
         "name": f"{case.case.title} [{_sizes(case.case.sizes)}]",
         "score": round(case.score, 4),
@@ -62,7 +65,7 @@ def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[
         "extra_data": {
             "submission": result.name,
             "status": result.status,
-            "notebook_sha256": fingerprint,
+            "notebook_sha256": fingerprint or result.notebook_sha256,
             "case_scores": [round(case.score, 4) for case in result.cases],
             "mistakes": result.mistakes,
             "isolation": result.isolation,

@@ -1,7 +1,9 @@
 """What grading produces: checks of each output, each case, each submission. Plain dataclasses.
 
-Everything here can be shown to the student it belongs to: hidden cases' expected values are
-never stored in these objects, only error sizes, positions and shapes.
+Everything here can be shown to the student it belongs to, except `stdout`/`stderr` (what the
+notebook printed, and the grader's own traceback when it fails), which go to the instructor
+only. Hidden cases' expected values are never stored in these objects: only positions, shapes
+and error sizes in bands (see compare.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class OutputCheck:
     halves_ok: dict[str, bool]
     summary: str
     details: list[str] = field(default_factory=list)
-    # For pictures and localisation; never written to results.json for hidden cases.
+    # For pictures: error / tolerance per element; hidden cases keep only its band (compare.py).
     error_ratio: np.ndarray | None = None
     first_divergence: dict[str, int | None] = field(default_factory=dict)
 
@@ -91,6 +93,7 @@ class SubmissionResult:
     # The walls the supervisor measured around the student process (isolation.py).
     isolation: dict[str, object] = field(default_factory=dict)
     grader_log: str = ""  # the grader's own failures inside the child: instructor only
+    notebook_sha256: str = ""  # of the file graded; with the secret, it makes hidden inputs
 
     @property
     def mistakes(self) -> list[str]:

@@ -131,7 +131,7 @@ TIME_AND_EXITS = (
     HostileEntry("function_sys_exit", on_graded_calls("    import sys\n    sys.exit(3)\n"),
                  status=ERROR, feedback=("called sys.exit()",)),
     HostileEntry("function_os_exit", on_graded_calls("    import os\n    os._exit(0)\n"),
-                 status=CRASHED, feedback=("exited with code 0",)),
+                 status=CRASHED, feedback=("ended before it answered",)),
     HostileEntry("function_segfault",
                  on_graded_calls("    import ctypes\n    ctypes.string_at(0)\n"),
                  status=CRASHED, feedback=("segmentation fault",)),

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -72,6 +73,29 @@ def test_secret_gives_the_reasoned_sizes():
     sizes = tuple(tuple(case.sizes[key] for key in "LNIH") for case in cases)
     assert sizes == corpus.CASE_SIZES
     assert [case.zero_h0 for case in cases] == [False, False, True, False, True, False]
+
+
+def test_h0_ignored_case_4_is_reasoned_from_its_own_inputs(tmp_path):
+    """bug_h0_ignored's case 4 (L = 8, H = 2): whether h_n has forgotten h_0 depends on the
+    values, drawn per notebook. Recompute it in float64 from the entry's own inputs: each h_n
+    half is right when starting from zeros moves it by at most the tolerance."""
+    from grader.cases import hidden_cases
+    from grader.config import Config
+    from grader.exercises import EXERCISE
+    from grader.pipeline import GradingPlan, notebook_sha256
+
+    entry = corpus.BY_NAME["bug_h0_ignored"]
+    path = corpus.build_notebook(entry, tmp_path)
+    plan = GradingPlan(EXERCISE, hidden_cases(EXERCISE, SECRET.encode(), 6), Config())
+    prepared = plan.prepare(notebook_sha256(path))[3]
+    assert prepared.case.sizes == dict(zip("LNIH", corpus.CASE_SIZES[3], strict=True))
+    zeros_start = {m.key: m for m in EXERCISE.mistakes}["h0_ignored"].compute(prepared.inputs)
+    moved = np.abs(zeros_start["h_n"] - prepared.reference.values["h_n"])
+    right = int(sum((moved[d] <= prepared.reference.tolerance["h_n"][d]).all() for d in (0, 1)))
+    assert entry.case_scores[3] == right, (
+        f"bug_h0_ignored's notebook (SHA-256 {notebook_sha256(path)[:12]}) has new hidden "
+        f"inputs: case 4 now scores {right} (h_n moves by {moved[0].max():.2g} forward, "
+        f"{moved[1].max():.2g} reverse); update its case_scores, score and comment")
 
 
 def test_build_notebook_replaces_only_the_function_cell(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -67,6 +68,9 @@ def test_a_correct_submission_gets_full_marks(archive: Path, tmp_path: Path) -> 
     results = _run(_autograder_root(archive, tmp_path, SOLUTION.read_bytes()))
     assert results["score"] == 24 and len(results["tests"]) == 6
     assert all(test["status"] == "passed" for test in results["tests"])
+    # What the hidden inputs were drawn from (with the secret), for the instructor only.
+    digest = hashlib.sha256(SOLUTION.read_bytes()).hexdigest()
+    assert results["extra_data"]["notebook_sha256"] == digest
 
 
 def test_a_broken_submission_gets_a_message_and_zero(archive: Path, tmp_path: Path) -> None:

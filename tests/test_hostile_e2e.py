@@ -250,14 +250,22 @@ def test_submissions_and_temporary_folders_untouched(batch: Batch) -> None:
 
 
 def test_secret_and_hidden_seeds_are_written_nowhere(batch: Batch) -> None:
+    """Neither the secret, nor a case's seed key, nor any submission's input seeds."""
     from grader.cases import hidden_cases
     from grader.exercises import EXERCISE
 
-    seeds = [case.seed for case in hidden_cases(EXERCISE, batch.secret.encode(), HIDDEN_CASES)]
+    cases = hidden_cases(EXERCISE, batch.secret.encode(), HIDDEN_CASES)
     needles = {"the secret": batch.secret.encode()}
-    for number, seed in enumerate(seeds, start=1):
-        needles[f"case {number}'s seed"] = str(seed).encode()
-        needles[f"case {number}'s seed in hex"] = f"{seed:x}".encode()
+    digests = {json.loads(path.read_text())["extra_data"]["notebook_sha256"]
+               for path in batch.out.glob("*/results.json")} - {""}
+    for case in cases:
+        assert case.seed_key is not None
+        needles[f"case {case.number}'s seed key"] = case.seed_key
+        needles[f"case {case.number}'s seed key in hex"] = case.seed_key.hex().encode()
+        for digest in digests:
+            seed = case.input_seed(digest)
+            needles[f"case {case.number}'s seed for {digest[:8]}"] = str(seed).encode()
+            needles[f"case {case.number}'s seed for {digest[:8]} in hex"] = f"{seed:x}".encode()
     leaks = []
     for path in batch.out_files:
         content = path.read_bytes()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,8 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     forbidden_calls: tuple[str, ...] = ()
     forbidden_message: str = ""
+    # What each axis of an output's half means ("time step", "unit"...), to locate an element.
+    half_axes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def notebook(self) -> str:

@@ -367,4 +367,5 @@ EXERCISE = Exercise(
     forbidden_calls=FORBIDDEN_CALLS,
     forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN "
     "(the rnn module, nn.RNN, torch.rnn_tanh or torch._VF) is not allowed.",
+    half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit")},
 )
