@@ -53,7 +53,6 @@ def measure(pid: int, outside: dict[str, str], allowed_fds: int,
         "landlock": bool(probed.get("landlock_probe")) and probed.get("landlock_abi", 0) > 0,
         "descriptors": _open_descriptors(pid) <= allowed_fds,
         "own_uid": int(status.get("Uid", "0").split()[0]) not in (0, os.getuid()),
-        "uid": int(status.get("Uid", "-1").split()[0]),
         "landlock_abi": probed.get("landlock_abi", 0),
     }
     for layer in NAMESPACES:
