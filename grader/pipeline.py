@@ -46,6 +46,7 @@ class GradingPlan:
     cases: list[Case]
     config: Config
     protected_paths: tuple[str, ...] = ()  # hidden from submissions where the OS allows
+    secret_id: str = ""  # one-way id of the hidden cases' secret (resume.secret_id), for resume
 
     @cached_property
     def prepared(self) -> list[PreparedCase]:
