@@ -18,7 +18,10 @@ from grader.report import write_atomic
 SELF_CHECK_SOURCE = """\
 # Self-check on the public cases: save the notebook first (Ctrl+S), then run this cell.
 # It grades the saved file in a separate process, exactly as your instructor will.
-!rnn-grader check bidirectional_rnn.ipynb"""
+# It runs the grader with this notebook's own Python, whatever your PATH holds.
+import sys
+
+!"{sys.executable}" -m grader check bidirectional_rnn.ipynb"""
 
 
 class AssignmentError(Exception):
@@ -26,7 +29,8 @@ class AssignmentError(Exception):
 
 
 def self_check_cell() -> nbformat.NotebookNode:
-    """The locked cell that runs `rnn-grader check` on the saved notebook; never graded."""
+    """The locked cell that runs `python -m grader check` on the saved notebook (with the
+    kernel's own Python, whatever its PATH); never graded."""
     cell = nbformat.v4.new_code_cell(SELF_CHECK_SOURCE)
     cell.metadata = {"tags": [SKIP_TAG], "nbgrader": {
         "grade": False, "grade_id": "self_check", "locked": True, "schema_version": 3,

@@ -1,114 +1,191 @@
-"""Grade many submissions: find them, skip what is already graded, run in parallel, record.
+"""Grade many submissions: keep what would grade the same, run the rest in parallel, record.
 
 Each finished submission is written at once (atomically), so a batch stopped half way and run
-again grades only what is missing; a notebook changed since its result was written is regraded.
+again grades only what is missing or out of date (see resume.py). Ctrl+C ends the children in
+flight within a second or two; what they were doing is not recorded, what finished is kept.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import re
-from collections import Counter
-from collections.abc import Callable
+import json
+import signal
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from grader import report
+from grader import report, resume
+from grader.discover import Submission
 from grader.html_report import write_feedback
 from grader.pipeline import GradingPlan, grade_submission
-from grader.results import SubmissionResult
+from grader.results import SEVERAL_NOTEBOOKS, CaseResult, SubmissionResult
 
 
-@dataclass(frozen=True)
-class Submission:
-    name: str
-    path: Path
+class BatchInterrupted(Exception):
+    """Ctrl+C: the children in flight were ended; finished results are on disk."""
 
 
-def discover(paths: list[Path]) -> list[Submission]:
-    """Notebooks given directly, or found under folders (checkpoints ignored), with names."""
-    found: list[Submission] = []
-    for path in paths:
-        if path.is_dir():
-            notebooks = sorted(p for p in path.rglob("*.ipynb")
-                               if ".ipynb_checkpoints" not in p.parts)
-            found += _name_within(path, notebooks)
-        else:
-            found.append(Submission(_safe(path.stem), path))
-    return _unique(found)
+def fingerprint(plan: GradingPlan) -> dict[str, str]:
+    return resume.fingerprint(plan.exercise.name, plan.config, plan.secret_id)
 
 
-def _name_within(root: Path, notebooks: list[Path]) -> list[Submission]:
-    same_file_name = len({p.name for p in notebooks}) == 1 and len(notebooks) > 1
-    submissions = []
-    for notebook in notebooks:
-        relative = notebook.relative_to(root)
-        if same_file_name and len(relative.parts) > 1:
-            relative = relative.parent  # submissions/alice/hw.ipynb -> "alice"
-        else:
-            relative = relative.with_suffix("")
-        submissions.append(Submission(_safe("__".join(relative.parts)), notebook))
-    return submissions
+def results_path(out: Path, submission: Submission) -> Path:
+    return out / submission.name / report.RESULTS_FILE
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
+def plan_batch(submissions: Sequence[Submission], plan: GradingPlan, out: Path,
+               force: bool) -> resume.ResumePlan:
+    """Which submissions of this batch to grade now, and why; which results to keep."""
+    return resume.plan_resume(submissions, lambda s: resume.read_recorded(results_path(out, s)),
+                              Submission.digest, fingerprint(plan), force)
 
 
-def _unique(submissions: list[Submission]) -> list[Submission]:
-    """Names that collide get their folder's name in front, then a number if need be."""
-    counts = Counter(submission.name for submission in submissions)
-    seen: Counter[str] = Counter()
-    unique = []
+def batch_results(submissions: Sequence[Submission], plan: GradingPlan,
+                  out: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The current result of each submission of this batch that has one: (name, results.json).
+    A result left from other settings or another notebook is not this batch's."""
+    expected, current = fingerprint(plan), []
     for submission in submissions:
-        name = submission.name
-        if counts[name] > 1:
-            name = _safe(f"{submission.path.resolve().parent.name}__{name}")
-        seen[name] += 1
-        unique.append(Submission(name if seen[name] == 1 else f"{name}-{seen[name]}",
-                                 submission.path))
-    return unique
+        try:
+            data = json.loads(results_path(out, submission).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        extra = data.get("extra_data") if isinstance(data, dict) else None
+        if isinstance(extra, dict) and \
+                resume.stale_reason(extra, submission.digest(), expected) is None:
+            current.append((submission.name, data))
+    return current
 
 
-def fingerprint(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
+def foreign_results(submissions: Sequence[Submission], out: Path) -> list[str]:
+    """Folders under `out` holding a results.json of no submission of this batch."""
+    ours = {submission.name for submission in submissions}
+    return sorted(path.parent.name for path in out.glob(f"*/{report.RESULTS_FILE}")
+                  if path.parent.name not in ours)
 
 
-def already_graded(out: Path, submission: Submission) -> bool:
-    import json
+class _TrackingContext:
+    """The multiprocessing context sandboxes start their children from, remembering each child
+    so that an interrupted batch can end them (what Sandbox.stop does: terminate the trusted
+    supervisor, which kills everything the submission started)."""
 
-    results = out / submission.name / report.RESULTS_FILE
-    try:
-        recorded = json.loads(results.read_text(encoding="utf-8"))["extra_data"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return recorded.get("notebook_sha256") == fingerprint(submission.path)
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._children: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._ended: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def Process(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - multiprocessing's name
+        process = self._context.Process(*args, **kwargs)
+        with self._lock:
+            self._children.add(process)
+        return process
+
+    def end_children(self) -> None:
+        """Terminate every child started so far (once each; one not started yet is left for
+        the next call)."""
+        with self._lock:
+            children = [child for child in self._children
+                        if child.pid is not None and child not in self._ended]
+            self._ended.update(children)
+        for process in children:
+            process.terminate()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
-def grade_batch(submissions: list[Submission], plan: GradingPlan, context, out: Path,
+def grade_batch(submissions: Sequence[Submission], plan: GradingPlan, context: Any, out: Path,
                 jobs: int, on_done: Callable[[SubmissionResult], None]) -> None:
-    """Grade in `jobs` parallel children; write each result as soon as it is known."""
+    """Grade in `jobs` parallel children; write each result as soon as it is known.
+    Raises BatchInterrupted on Ctrl+C, once the children in flight have ended."""
     plan.warm_up()  # what every submission shares is prepared before the threads start
+    tracking, stop, busy = _TrackingContext(context), threading.Event(), _Count()
+    expected = fingerprint(plan)
 
-    def grade_one(submission: Submission) -> SubmissionResult:
-        digest = fingerprint(submission.path)
-        result = grade_submission(submission.path, submission.name, plan, context)
-        report.write_results(out / submission.name, result, digest)
-        write_feedback(out / submission.name, result, plan.exercise)
-        return result
+    def grade_one(submission: Submission) -> SubmissionResult | None:
+        with busy:
+            if stop.is_set():
+                return None
+            digest = submission.digest()
+            result = _grade(submission, plan, tracking)
+            if stop.is_set():
+                return None  # ended by Ctrl+C: not this submission's result
+            provenance = {"notebook_sha256": digest, **expected}
+            report.write_results(out / submission.name, result, provenance)
+            write_feedback(out / submission.name, result, plan.exercise)
+            return result
 
     # A bounded window of submissions in flight: a finished result is reported and dropped,
     # so memory does not grow with the size of the batch.
     waiting = iter(submissions)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        running = {pool.submit(grade_one, s) for s in itertools.islice(waiting, 2 * jobs)}
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                on_done(future.result())
-                running |= {pool.submit(grade_one, s) for s in itertools.islice(waiting, 1)}
+        try:
+            running = {pool.submit(grade_one, s) for s in itertools.islice(waiting, 2 * jobs)}
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    result = future.result()
+                    if result is not None:
+                        on_done(result)
+                    running |= {pool.submit(grade_one, s) for s in itertools.islice(waiting, 1)}
+        except KeyboardInterrupt:
+            _stop(stop, pool, tracking, busy)
+            raise BatchInterrupted from None
+
+
+class _Count:
+    """How many threads are inside a `with` block of it."""
+
+    def __init__(self) -> None:
+        self._lock, self.value = threading.Lock(), 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.value += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self.value -= 1
+
+
+def _stop(stop: threading.Event, pool: ThreadPoolExecutor, tracking: _TrackingContext,
+          busy: _Count) -> None:
+    """Cancel what has not started, end every child in flight, wait for their threads (a child
+    starting at the moment of one sweep is caught by the next). A second Ctrl+C does not cut
+    this short: it takes a second or two, and leaving children running would take longer."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        while busy.value:
+            tracking.end_children()
+            time.sleep(0.05)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _grade(submission: Submission, plan: GradingPlan, context: Any) -> SubmissionResult:
+    if submission.problem:
+        return _not_graded(submission, plan)
+    result = grade_submission(submission.path, submission.name, plan, context)
+    if submission.others:
+        names = ", ".join(path.name for path in submission.others)
+        note = f"Graded {submission.path.name}; also in your folder, not graded: {names}."
+        result.message = f"{result.message}\n{note}" if result.message else note
+    return result
+
+
+def _not_graded(submission: Submission, plan: GradingPlan) -> SubmissionResult:
+    result = SubmissionResult(submission.name, str(submission.path), SEVERAL_NOTEBOOKS,
+                              plan.max_score,
+                              message=submission.problem)
+    result.cases = [CaseResult(case, plan.config.scoring.points_per_case, problem="Not graded.")
+                    for case in plan.cases]
+    return result

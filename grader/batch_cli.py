@@ -1,34 +1,59 @@
-"""The instructor's batch on the terminal: progress while grading, a summary at the end.
+"""The instructor's batch on the terminal: what will be graded and why, progress, a summary.
 
 A progress bar (count, rate, time left) on a terminal; one plain line per submission when
-output goes to a file or a pipe; nothing with --quiet but the final summary.
+output goes to a file or a pipe; nothing with --quiet but the plan and the final summary.
+summary.csv, the printed table and the class report describe this batch's submissions only.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from grader import batch, report
+from grader.discover import Submission
 from grader.html_report import write_class_report
 from grader.pipeline import GradingPlan
 from grader.results import SubmissionResult
 from grader.sandbox import worker_context
 from grader.terminal import print_batch_summary
 
+INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl+C
+LISTED = 10  # names shown in a warning before "and N more"
 
-def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
-        quiet: bool, workers: str = "warm") -> None:
-    console = Console(stderr=True, highlight=False)
-    submissions = batch.discover(paths)
-    todo = [s for s in submissions if force or not batch.already_graded(out, s)]
-    if len(todo) < len(submissions):
-        console.print(f"{len(submissions) - len(todo)} already graded (use --force to regrade); "
-                      f"{len(todo)} to grade.")
+
+def run(submissions: Sequence[Submission], plan: GradingPlan, out: Path, jobs: int,
+        force: bool, quiet: bool, workers: str = "warm") -> None:
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    _warn_about_choices(submissions, console)
+    resume = batch.plan_batch(submissions, plan, out, force)
+    console.print(resume.describe())
     out.mkdir(parents=True, exist_ok=True)
-    context = worker_context(workers)
+    interrupted = False
+    if resume.todo:
+        context = worker_context(workers)
+        try:
+            _grade_with_progress(resume.todo, plan, context, out, jobs, quiet, console)
+        except (batch.BatchInterrupted, KeyboardInterrupt):
+            interrupted = True
+    recorded = batch.batch_results(submissions, plan, out)
+    _report(submissions, recorded, plan, out, console)
+    if interrupted:
+        missing = len(submissions) - len(recorded)
+        console.print(f"[yellow]interrupted:[/] {len(recorded)} of {len(submissions)} "
+                      f"submissions have results; run the same command again to grade the "
+                      f"other {missing} (finished results are kept).")
+        raise SystemExit(INTERRUPTED_EXIT)
+
+
+def _grade_with_progress(todo: list[Submission], plan: GradingPlan, context: Any, out: Path,
+                         jobs: int, quiet: bool, console: Console) -> None:
     if quiet:
         batch.grade_batch(todo, plan, context, out, jobs, lambda result: None)
     elif console.is_terminal:
@@ -44,15 +69,27 @@ def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
 
             batch.grade_batch(todo, plan, context, out, jobs, advance)
     else:
-        done = [0]
+        batch.grade_batch(todo, plan, context, out, jobs, _line_printer(len(todo), console))
 
-        def line(result: SubmissionResult) -> None:
-            done[0] += 1
-            console.print(f"[{done[0]}/{len(todo)}] {result.name}: {result.score:g}/"
-                          f"{result.max_score:g} ({result.status}, {result.seconds:.2f} s)")
 
-        batch.grade_batch(todo, plan, context, out, jobs, line)
-    recorded = report.read_batch(out)
+def _line_printer(total: int, console: Console) -> Callable[[SubmissionResult], None]:
+    done = [0]
+
+    def line(result: SubmissionResult) -> None:
+        done[0] += 1
+        console.print(escape(f"[{done[0]}/{total}] {result.name}: {result.score:g}/"
+                             f"{result.max_score:g} ({result.status}, {result.seconds:.2f} s)"))
+
+    return line
+
+
+def _report(submissions: Sequence[Submission], recorded: list[tuple[str, dict[str, Any]]],
+            plan: GradingPlan, out: Path, console: Console) -> None:
+    foreign = batch.foreign_results(submissions, out)
+    if foreign:
+        console.print("[yellow]warning:[/] " + escape(
+            f"{len(foreign)} result(s) in {out} belong to no submission of this batch and are "
+            f"not counted: {_listed(foreign)}."))
     _warn_about_isolation(recorded, console)
     rows = report.summary_rows(recorded)
     summary = report.write_summary(out, rows)
@@ -62,12 +99,36 @@ def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
                   f"class report {class_html} ({class_csv.name})")
 
 
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:LISTED])
+    return shown + (f" and {len(names) - LISTED} more" if len(names) > LISTED else "")
+
+
+def _warn_about_choices(submissions: Sequence[Submission], console: Console) -> None:
+    """Per student: which notebook was chosen among several, or why none could be."""
+    for submission in submissions:
+        if submission.problem:
+            names = ", ".join(path.name for path in submission.others)
+            console.print(escape(f"warning: {submission.name}: several notebooks ({names}), none "
+                                 "is the assignment's; not graded, the student is told why."))
+        elif submission.others:
+            names = ", ".join(path.name for path in submission.others)
+            console.print(escape(f"warning: {submission.name}: grading "
+                                 f"{submission.path.name}; also there, not graded: {names}."))
+
+
 def _warn_about_isolation(recorded: list[tuple[str, dict]], console: Console) -> None:
-    """Say so when submissions ran with the grader's own privileges (README: security)."""
-    weak = [folder for folder, data in recorded
-            if (isolation := data.get("extra_data", {}).get("isolation")) and
-            (isolation.get("uid") == 0 or not isolation.get("private_mounts"))]
-    if weak:
-        console.print(f"[yellow]warning:[/] {len(weak)} submission(s) ran without an "
-                      "unprivileged user or private mounts (not root, or unshare refused); "
-                      "see the README's security model for running in a container.")
+    """Say which sandbox layers submissions ran without, as measured (README: security)."""
+    from grader.isolation import DEFENCE_IN_DEPTH, REQUIRED
+
+    missing: Counter[str] = Counter()
+    for _, data in recorded:
+        measured = data.get("extra_data", {}).get("isolation") or {}
+        if measured:
+            missing.update(layer for layer in (*REQUIRED, *DEFENCE_IN_DEPTH)
+                           if not measured.get(layer))
+    if missing:
+        layers = ", ".join(f"{layer.replace('_', ' ')} ({count})"
+                           for layer, count in missing.items())
+        console.print(f"[yellow]warning:[/] submissions ran without: {layers}; see the "
+                      "README's security model for what that means on this machine.")

@@ -1,33 +1,84 @@
-"""The command line: `rnn-grader check`, `grade` and `assign`.
+"""The command line: `rnn-grader check`, `grade`, `assign` and `gradescope`.
 
-Bad input of every kind (a missing file, a bad flag, a missing secret, a broken config)
-ends in one clear message and exit status 2, never a traceback.
+Bad input of every kind (a missing or unreadable path, nothing to grade, --out naming a file, a
+missing secret, a broken config) ends in one line that says what to do and exit status 2, never
+a traceback. Every configuration key has a flag (FLAGS). Ctrl+C exits with status 130.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 from rich.console import Console
 
 from grader.config import Config, ConfigError, load_config
 
+if TYPE_CHECKING:
+    from grader.discover import Submission
+
 SECRET_ENV = "RNN_GRADER_SECRET"
 
 
-def _limit_options(command):
-    options = [
-        click.option("--notebook-timeout", type=float, help="Seconds for running all cells."),
-        click.option("--call-timeout", type=float, help="Seconds for one call of the function."),
-        click.option("--memory-mb", type=int, help="Memory a submission may use, in MB."),
-        click.option("--output-limit", type=int, help="Bytes of stdout/stderr allowed."),
-        click.option("--max-elements", type=int, help="Largest returned tensor, in elements."),
-        click.option("--config", "config_path", type=click.Path(path_type=Path),
-                     help="grader.toml (or pyproject.toml with [tool.rnn-grader])."),
-    ]
+# Every configuration key has a flag: (section, key) -> flag. Flags override grader.toml.
+FLAGS: dict[tuple[str, str], str] = {
+    ("limits", "notebook_seconds"): "--notebook-timeout",
+    ("limits", "call_seconds"): "--call-timeout",
+    ("limits", "memory_mb"): "--memory-mb",
+    ("limits", "output_bytes"): "--output-limit",
+    ("limits", "kept_output_chars"): "--kept-output-chars",
+    ("limits", "max_elements"): "--max-elements",
+    ("limits", "disk_mb"): "--disk-mb",
+    ("tolerance", "factor"): "--tolerance-factor",
+    ("tolerance", "floor"): "--tolerance-floor",
+    ("scoring", "points_per_case"): "--points-per-case",
+    ("scoring", "hidden_cases"): "--hidden-cases",
+}
+
+
+class UsageProblem(click.ClickException):
+    """Bad usage: one line that says what to do, exit status 2."""
+
+    exit_code = 2
+
+
+class _Group(click.Group):
+    """Ctrl+C outside a batch (which handles it itself) ends with exit 130, not `Aborted!`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted.", err=True)
+            ctx.exit(130)
+
+
+class _OutOption(click.Option):
+    """--out of `grade`: required, except with --nbgrader; --help says so."""
+
+    def get_help_extra(self, ctx: click.Context) -> dict:  # type: ignore[override]
+        extra = dict(super().get_help_extra(ctx))
+        extra["required"] = "required unless --nbgrader"
+        return extra
+
+
+def _config_options(command):
+    """A flag for every configuration key, then --config."""
+    from dataclasses import fields
+
+    options = []
+    for section in fields(Config):
+        for key in fields(section.default_factory):
+            flag = FLAGS[(section.name, key.name)]
+            options.append(click.option(
+                flag, f"{section.name}__{key.name}", type=type(key.default), default=None,
+                help=f"{key.metadata['description'].capitalize()} "
+                     f"([{section.name}] {key.name}, default {key.default!r})."))
+    options.append(click.option(
+        "--config", "config_path", type=click.Path(path_type=Path),
+        help="grader.toml (or pyproject.toml with [tool.rnn-grader]); default ./grader.toml."))
     for option in reversed(options):
         command = option(command)
     return command
@@ -38,15 +89,17 @@ def _config(config_path: Path | None, **flags) -> Config:
         config_path = Path("grader.toml")
     try:
         config = load_config(config_path)
-        return config.override(
-            "limits", notebook_seconds=flags.get("notebook_timeout"),
-            call_seconds=flags.get("call_timeout"), memory_mb=flags.get("memory_mb"),
-            output_bytes=flags.get("output_limit"), max_elements=flags.get("max_elements"))
+        for section in ("limits", "tolerance", "scoring"):
+            prefix = f"{section}__"
+            config = config.override(section, **{name[len(prefix):]: value
+                                                 for name, value in flags.items()
+                                                 if name.startswith(prefix)})
+        return config
     except ConfigError as error:
-        raise click.UsageError(str(error)) from None
+        raise UsageProblem(str(error)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rnn-grader")
 def main() -> None:
     """Grade hand-written bidirectional RNNs in Jupyter notebooks."""
@@ -54,7 +107,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("notebook", type=click.Path(path_type=Path))
-@_limit_options
+@_config_options
 def check(notebook: Path, config_path: Path | None, **flags) -> None:
     """Self-check NOTEBOOK on the public cases (exit 0 when all pass)."""
     from grader.cases import public_cases
@@ -64,8 +117,7 @@ def check(notebook: Path, config_path: Path | None, **flags) -> None:
     from grader.terminal import print_check
 
     config = _config(config_path, **flags)
-    if not notebook.exists():
-        raise click.UsageError(f"{notebook} does not exist; give the path of your .ipynb file.")
+    _checkable(notebook)
     # The student's own code on public cases: the sandbox is put up as far as the machine
     # allows, and a missing layer does not stop a self-check.
     plan = GradingPlan(EXERCISE, public_cases(EXERCISE), config, allow_weak=True)
@@ -75,12 +127,35 @@ def check(notebook: Path, config_path: Path | None, **flags) -> None:
     raise SystemExit(0 if result.score >= result.max_score else 1)
 
 
+def _checkable(notebook: Path) -> None:
+    """A usage error unless `notebook` is a notebook file that can be read."""
+    from grader.discover import SUFFIX, DiscoveryError, readable
+    from grader.notebook import NotebookError, load_notebook
+
+    if notebook.is_dir():
+        inside = sorted(path.name for path in notebook.glob(f"*{SUFFIX}"))
+        hint = f" (there: {', '.join(inside)})" if inside else ""
+        raise UsageProblem(f"{notebook} is a folder; give the notebook file in it{hint}.")
+    if not notebook.exists():
+        raise UsageProblem(f"{notebook} does not exist; give the path of your {SUFFIX} file.")
+    if notebook.suffix != SUFFIX:
+        raise UsageProblem(f"{notebook} is not a notebook; give the {SUFFIX} file you work in.")
+    if not notebook.is_file():
+        raise UsageProblem(f"cannot read {notebook}: it is not a regular file; give the "
+                           f"{SUFFIX} file you work in.")
+    try:
+        readable(notebook)
+        load_notebook(notebook)
+    except (DiscoveryError, NotebookError) as error:
+        raise UsageProblem(str(error)) from None
+
+
 def _require_nbgrader() -> None:
     try:
         import nbgrader  # noqa: F401
     except ImportError:
-        raise click.UsageError("this needs nbgrader: pip install 'rnn-grader[nbgrader]' "
-                               "(or pip install nbgrader)") from None
+        raise UsageProblem("this needs nbgrader: pip install 'rnn-grader[nbgrader]' "
+                           "(or pip install nbgrader)") from None
 
 
 def _read_secret(secret_file: Path | None) -> bytes:
@@ -96,17 +171,17 @@ def _read_secret(secret_file: Path | None) -> bytes:
         try:
             return secret_file.read_bytes().strip()
         except OSError as error:
-            raise click.UsageError(f"cannot read --secret-file {secret_file}: "
-                                   f"{error.strerror}") from None
+            raise UsageProblem(f"cannot read --secret-file {secret_file}: "
+                               f"{error.strerror}") from None
     if from_env:
         return from_env.encode()
-    raise click.UsageError(f"grading hidden cases needs the instructor's secret: set "
-                           f"{SECRET_ENV} or pass --secret-file FILE.")
+    raise UsageProblem(f"grading hidden cases needs the instructor's secret: set "
+                       f"{SECRET_ENV} or pass --secret-file FILE.")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path),
+@click.option("--out", type=click.Path(path_type=Path), cls=_OutOption,
               help="Folder for results.json per submission and summary.csv.")
 @click.option("--nbgrader", "course", nargs=2, type=(click.Path(path_type=Path), str),
               default=None, metavar="COURSE_DIR ASSIGNMENT",
@@ -115,7 +190,9 @@ def _read_secret(secret_file: Path | None) -> bytes:
               help=f"File holding the hidden cases' secret (or set {SECRET_ENV}).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Submissions graded at once (default: number of cores).")
-@click.option("--force", is_flag=True, help="Regrade submissions that already have results.")
+@click.option("--force", is_flag=True,
+              help="Regrade submissions whose results would be reused (same notebook, same "
+              "grading settings).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option("--allow-weak-isolation", is_flag=True,
               help="Grade even where this machine lacks a required layer of the sandbox "
@@ -123,7 +200,7 @@ def _read_secret(secret_file: Path | None) -> bytes:
 @click.option("--workers", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
               help="warm: fork each submission from one preloaded worker; cold: a fresh "
               "interpreter per submission (slower, for comparison).")
-@_limit_options
+@_config_options
 def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | None,
           secret_file: Path | None, jobs: int | None, force: bool, quiet: bool,
           allow_weak_isolation: bool, workers: str, config_path: Path | None,
@@ -131,37 +208,56 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     """Grade notebooks (or folders of them) on the hidden cases, into --out; or an nbgrader
     course's submissions with --nbgrader COURSE_DIR ASSIGNMENT."""
     if course is None and (not paths or out is None):
-        raise click.UsageError("give notebooks or folders and --out DIR, or "
-                               "--nbgrader COURSE_DIR ASSIGNMENT.")
+        raise UsageProblem("give notebooks or folders and --out DIR, or "
+                           "--nbgrader COURSE_DIR ASSIGNMENT.")
     if course is not None and (paths or out is not None):
-        raise click.UsageError("--nbgrader grades the course's submitted/ folder: give no "
-                               "PATHs and no --out with it.")
-    secret = _read_secret(secret_file)
-    config = _config(config_path, **flags)
-    _require_walls(allow_weak_isolation)
-    missing = [str(path) for path in paths if not path.exists()]
-    if missing:
-        raise click.UsageError(f"not found: {', '.join(missing)}")
+        raise UsageProblem("--nbgrader grades the course's submitted/ folder: give no "
+                           "PATHs and no --out with it.")
+    from grader import resume
     from grader.cases import SecretError, hidden_cases
     from grader.exercises import EXERCISE
     from grader.pipeline import GradingPlan
 
+    secret = _read_secret(secret_file)
+    config = _config(config_path, **flags)
+    _require_walls(allow_weak_isolation)
+    submissions = _discover(paths, out, EXERCISE.name) if course is None else []
     try:
         cases = hidden_cases(EXERCISE, secret, config.scoring.hidden_cases)
     except SecretError as error:
-        raise click.UsageError(str(error)) from None
+        raise UsageProblem(str(error)) from None
+    secret_id = resume.secret_id(secret)
     del secret
     jobs = jobs or os.cpu_count() or 1
     if course is not None:
-        _grade_course(course, cases, config, jobs, secret_file, allow_weak_isolation)
+        _grade_course(course, cases, config, secret_id, jobs, force, secret_file,
+                      allow_weak_isolation)
         return
     from grader import batch_cli
 
     out = cast(Path, out)  # given whenever --nbgrader is not
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageProblem(f"cannot create --out {out}: {error.strerror}; give a folder you "
+                           "can write to.") from None
     protected = tuple(str(p.resolve()) for p in (*paths, out, secret_file) if p is not None)
-    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected,
+    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected, secret_id=secret_id,
                        allow_weak=allow_weak_isolation)
-    batch_cli.run(list(paths), plan, out, jobs, force, quiet, workers)
+    batch_cli.run(submissions, plan, out, jobs, force, quiet, workers)
+
+
+def _discover(paths: tuple[Path, ...], out: Path | None, assignment: str) -> list[Submission]:
+    """The batch's submissions, or a usage error (nothing to grade, unreadable, --out a file)."""
+    from grader.discover import DiscoveryError, discover
+
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageProblem(f"--out {out} is a file; give a folder for the results (created if "
+                           "missing).")
+    try:
+        return discover(list(paths), assignment, exclude=[out] if out is not None else [])
+    except DiscoveryError as error:
+        raise UsageProblem(str(error)) from None
 
 
 def _require_walls(allow_weak: bool) -> None:
@@ -170,29 +266,36 @@ def _require_walls(allow_weak: bool) -> None:
 
     absent = [layer for layer, present in isolation.machine_layers().items() if not present]
     if absent and not allow_weak:
-        raise click.UsageError(isolation.refusal(absent))
+        raise UsageProblem(isolation.refusal(absent))
     if absent:
         click.echo(f"warning: grading without {', '.join(absent)}; every result records it.",
                    err=True)
 
 
-def _grade_course(course: tuple[Path, str], cases, config: Config, jobs: int,
-                  secret_file: Path | None, allow_weak: bool) -> None:
+def _grade_course(course: tuple[Path, str], cases, config: Config, secret_id: str, jobs: int,
+                  force: bool, secret_file: Path | None, allow_weak: bool) -> None:
     from grader.exercises import EXERCISE
     _require_nbgrader()
+    from grader.batch import BatchInterrupted
     from grader.nbgrader_course import CourseError, grade_course
     from grader.pipeline import GradingPlan
     from grader.sandbox import worker_context
 
     course_dir, assignment = course
     protected = tuple(str(p.resolve()) for p in (course_dir, secret_file) if p is not None)
-    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected, allow_weak=allow_weak)
+    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected, secret_id=secret_id,
+                       allow_weak=allow_weak)
     try:
         done = grade_course(course_dir, assignment, plan, worker_context("warm"), jobs,
                             lambda r: click.echo(f"{r.name}: {r.score:g}/{r.max_score:g} "
-                                                 f"({r.status})", err=True))
+                                                 f"({r.status})", err=True),
+                            force=force, on_plan=lambda text: click.echo(text, err=True))
     except CourseError as error:
-        raise click.UsageError(str(error)) from None
+        raise UsageProblem(str(error)) from None
+    except BatchInterrupted:
+        click.echo("interrupted: the students graded so far are in the gradebook; run the same "
+                   "command again to grade the others.", err=True)
+        raise SystemExit(130) from None
     click.echo(f"graded {len(done)} submission(s) into the gradebook; next: "
                f"`nbgrader export` or `nbgrader release_feedback {assignment}`")
 
@@ -209,7 +312,7 @@ def assign(solution: Path, out: Path) -> None:
     try:
         write_assignment(solution, out)
     except AssignmentError as error:
-        raise click.UsageError(str(error)) from None
+        raise UsageProblem(str(error)) from None
     click.echo(f"wrote {out}")
 
 
@@ -230,16 +333,16 @@ def gradescope(assignment: str, out: Path, secret_file: Path | None,
     from grader.report import write_bytes_atomic
 
     if assignment not in EXERCISES:
-        raise click.UsageError(f"unknown assignment {assignment!r}; known: "
-                               f"{', '.join(EXERCISES)}")
+        raise UsageProblem(f"unknown assignment {assignment!r}; known: "
+                           f"{', '.join(EXERCISES)}")
     secret = _read_secret(secret_file)
     if config_path is not None:
         _config(config_path)  # refuse a broken configuration now, not on Gradescope
     try:
         data = build_archive(Path(grader.__file__).resolve().parent.parent, secret, config_path)
     except ArchiveError as error:
-        raise click.UsageError(f"{error}; build the archive from a clone of rnn-grader "
-                               "installed with `pip install -e .`") from None
+        raise UsageProblem(f"{error}; build the archive from a clone of rnn-grader "
+                           "installed with `pip install -e .`") from None
     write_bytes_atomic(out, data)
     click.echo(f"wrote {out}: upload it as the autograder of a Gradescope programming "
                "assignment (Ubuntu 22.04 base image).")
@@ -255,6 +358,6 @@ def gradescope_run(root: Path) -> None:
     config_file = root / "source" / "grader.toml"
     config = _config(config_file if config_file.is_file() else None)
     if not (root / "source" / "secret").is_file():
-        raise click.UsageError(f"{root}/source/secret is missing; rebuild the archive with "
-                               "`rnn-grader gradescope`.")
+        raise UsageProblem(f"{root}/source/secret is missing; rebuild the archive with "
+                           "`rnn-grader gradescope`.")
     run_autograder(root, EXERCISE, config)

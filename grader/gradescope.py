@@ -1,7 +1,8 @@
 """Gradescope: build the autograder archive, and grade inside it.
 
-The archive holds `setup.sh` (installs a CPU torch and this grader), `run_autograder` (grades
-`/autograder/submission/*.ipynb` into `/autograder/results/results.json`) and `source/` with
+The archive holds `setup.sh` (installs torch's CPU build, never the CUDA one, and this grader),
+`run_autograder` (grades `/autograder/submission/*.ipynb` into
+`/autograder/results/results.json`) and `source/` with
 the grader's code, the instructor's secret and optional `grader.toml`. The secret stays in the
 grading process: the source folder is among the paths hidden from the submission.
 """
@@ -23,15 +24,23 @@ from grader.sandbox import worker_context
 
 TORCH_VERSION = "2.13.0"
 PACKAGE_FILES = ("pyproject.toml", "README.md")
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 SETUP_SH = f"""#!/usr/bin/env bash
 # Runs once, as root, when Gradescope builds the autograder image.
+# RNN_GRADER_VENV and AUTOGRADER_ROOT override /opt/rnn-grader and /autograder (tests).
 set -euo pipefail
+VENV="${{RNN_GRADER_VENV:-/opt/rnn-grader}}"
+SOURCE="${{AUTOGRADER_ROOT:-/autograder}}/source"
+apt-get update
 apt-get install -y python3 python3-pip python3-venv
-python3 -m venv /opt/rnn-grader
-# A CPU build of torch, pinned, installed before anything that depends on torch.
-/opt/rnn-grader/bin/pip install --index-url https://download.pytorch.org/whl/cpu \\
-    torch=={TORCH_VERSION} || /opt/rnn-grader/bin/pip install torch=={TORCH_VERSION}
-/opt/rnn-grader/bin/pip install numpy /autograder/source/rnn-grader
+python3 -m venv "$VENV"
+# torch's CPU build, pinned, from PyTorch's CPU index, before anything that depends on torch.
+# No fallback: torch from PyPI is the CUDA build, several GB of nvidia-* and triton packages.
+"$VENV/bin/pip" install --index-url {CPU_INDEX} torch=={TORCH_VERSION} || {{
+    echo "setup.sh: torch=={TORCH_VERSION} (CPU) could not be installed; no CUDA fallback." >&2
+    exit 1
+}}
+"$VENV/bin/pip" install numpy "$SOURCE/rnn-grader"
 """
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. AUTOGRADER_ROOT overrides /autograder (tests).

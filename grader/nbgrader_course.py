@@ -2,7 +2,9 @@
 
 This module owns the meeting point with nbgrader's course directory, nothing more:
 
-* which notebook of `submitted/<student>/<assignment>/` is graded (`find_submissions`);
+* which notebook of `submitted/<student>/<assignment>/` is graded (`find_submissions`: the
+  same choice as `grade` makes in a student's folder);
+* which students need grading again (`grade_course`: the same resume rule as `grade`);
 * the score each student gets in the gradebook (`record_grades`): our score, scaled to the
   points of the autograded cell `test_manual_rnn`, stored as that cell's `auto_score`, which
   `nbgrader export` and the formgrader add up (a grader's `manual_score` still wins there);
@@ -18,6 +20,7 @@ The gradebook must already hold the assignment as `nbgrader generate_assignment`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,13 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader import report
-from grader.batch import Submission, grade_batch
+from grader import report, resume
+from grader.batch import fingerprint, grade_batch
+from grader.discover import Submission, choose
 from grader.exercises import EXERCISE
 from grader.exercises.base import Exercise
 from grader.html_report import write_feedback as render_feedback
 from grader.pipeline import GradingPlan
-from grader.results import GRADER_ERROR, SubmissionResult
+from grader.results import GRADER_ERROR, SEVERAL_NOTEBOOKS, SubmissionResult
 
 NOTEBOOK = EXERCISE.name  # the assignment's notebook, without .ipynb
 GRADE_CELL = EXERCISE.nbgrader_grade_cell  # its autograded cell, carrying the points
@@ -73,7 +77,8 @@ def _step_folder(coursedir: Any, step: str, student: str, assignment: str) -> Pa
 def find_submissions(course_dir: Path, assignment: str,
                      notebook: str = NOTEBOOK) -> list[Submission]:
     """One Submission per student folder `submitted/<student>/<assignment>/`, named by the
-    student id. A folder without notebooks is still graded (as a missing notebook, 0 points)."""
+    student id. A folder without notebooks is still graded (as a missing notebook, 0 points);
+    one with several notebooks, none the assignment's, is left for manual grading."""
     coursedir = course_directory(course_dir)
     submitted_root = Path(coursedir.root) / coursedir.submitted_directory
     if not submitted_root.is_dir():
@@ -87,7 +92,7 @@ def find_submissions(course_dir: Path, assignment: str,
     for folder in folders:
         matched = pattern.match(str(folder))
         if matched and folder.is_dir():
-            submissions.append(Submission(matched["student_id"], _notebook_of(folder, notebook)))
+            submissions.append(_submission_in(matched["student_id"], folder, notebook))
     if not submissions:
         raise CourseError(f"no submissions of assignment {assignment!r} in {submitted_root}: "
                           f"run `nbgrader collect {assignment}`, or check the assignment's name"
@@ -110,16 +115,11 @@ def _known(submitted_root: Path) -> str:
     return ", ".join(sorted(names))
 
 
-def _notebook_of(folder: Path, notebook: str) -> Path:
-    notebooks = sorted(folder.glob("*.ipynb"))
-    expected = folder / f"{notebook}.ipynb"
-    if len(notebooks) == 1:
-        return notebooks[0]
-    if not notebooks or expected in notebooks:
-        return expected
-    names = ", ".join(path.name for path in notebooks)
-    raise CourseError(f"{folder} holds several notebooks ({names}) and none is "
-                      f"{expected.name}; keep only the student's {expected.name} there.")
+def _submission_in(student: str, folder: Path, notebook: str) -> Submission:
+    notebooks = sorted(path for path in folder.glob("*.ipynb") if path.is_file())
+    if not notebooks:
+        return Submission(student, folder / f"{notebook}.ipynb")
+    return choose(student, folder, notebooks, notebook)
 
 
 # --- the gradebook -------------------------------------------------------------------------
@@ -151,8 +151,9 @@ def _grade_cell_points(gradebook: Any, assignment: str, notebook: str, grade_cel
 
 def _record(gradebook: Any, coursedir: Any, assignment: str, result: SubmissionResult,
             notebook: str, grade_cell: str, points: float) -> None:
-    """One student's score as the grade cell's auto_score (None when the grader failed, so the
-    formgrader asks for a manual grade instead of showing a 0 that is not the student's)."""
+    """One student's score as the grade cell's auto_score (None when the grader failed or could
+    not tell which notebook to grade, so the formgrader asks for a manual grade instead of
+    showing a 0 that is not the student's)."""
     student = result.name
     gradebook.update_or_create_student(student)
     submitted = _step_folder(coursedir, coursedir.submitted_directory, student, assignment)
@@ -161,7 +162,7 @@ def _record(gradebook: Any, coursedir: Any, assignment: str, result: SubmissionR
     with gradebook.db.no_autoflush:  # nbgrader's add_submission warns under autoflush
         gradebook.update_or_create_submission(assignment, student, **extra)
     grade = gradebook.find_grade(grade_cell, notebook, assignment, student)
-    if result.status == GRADER_ERROR:
+    if result.status in (GRADER_ERROR, SEVERAL_NOTEBOOKS):
         grade.auto_score, grade.needs_manual_grade = None, True
     else:
         fraction = result.score / result.max_score if result.max_score > 0 else 0.0
@@ -213,32 +214,56 @@ def write_feedback(course_dir: Path, assignment: str, student: str, result: Subm
 
 
 def grade_course(course_dir: Path, assignment: str, plan: GradingPlan, context, jobs: int,
-                 on_done: Callable[[SubmissionResult], None],
-                 notebook: str = NOTEBOOK) -> list[SubmissionResult]:
-    """Grade every collected submission of `assignment`; each result is written at once:
-    autograded/<student>/<assignment>/results.json, the feedback page, the gradebook."""
+                 on_done: Callable[[SubmissionResult], None], notebook: str = NOTEBOOK,
+                 force: bool = False,
+                 on_plan: Callable[[str], None] = lambda text: None) -> list[SubmissionResult]:
+    """Grade every collected submission of `assignment` that is not already graded the same
+    way (`on_plan` is told how many and why); each result is written at once:
+    autograded/<student>/<assignment>/results.json, the feedback page, the gradebook.
+    Results kept from an earlier run are recorded in the gradebook again."""
     coursedir = course_directory(course_dir)
     submissions = find_submissions(course_dir, assignment, notebook)
+
+    def autograded(student: str) -> Path:
+        return _step_folder(coursedir, coursedir.autograded_directory, student, assignment)
+
+    plan_now = resume.plan_resume(
+        submissions, lambda s: resume.read_recorded(autograded(s.name) / report.RESULTS_FILE),
+        Submission.digest, fingerprint(plan), force)
+    on_plan(plan_now.describe())
     staging = Path(tempfile.mkdtemp(dir=coursedir.root, prefix=".rnn-grader-"))
     done: list[SubmissionResult] = []
     try:
         with _gradebook(coursedir) as gradebook:
             grade_cell = plan.exercise.nbgrader_grade_cell
             points = _grade_cell_points(gradebook, assignment, notebook, grade_cell)
+            for kept in plan_now.kept:
+                _record(gradebook, coursedir, assignment,
+                        _kept_result(kept, autograded(kept.name) / report.RESULTS_FILE),
+                        notebook, grade_cell, points)
 
             def finish(result: SubmissionResult) -> None:
                 staged = staging / result.name
-                autograded = _step_folder(coursedir, coursedir.autograded_directory,
-                                          result.name, assignment)
-                autograded.mkdir(parents=True, exist_ok=True)
-                os.replace(staged / report.RESULTS_FILE, autograded / report.RESULTS_FILE)
+                autograded(result.name).mkdir(parents=True, exist_ok=True)
+                os.replace(staged / report.RESULTS_FILE,
+                           autograded(result.name) / report.RESULTS_FILE)
                 _install_feedback(staged / "feedback.html", coursedir, assignment, result.name,
                                   notebook)
                 _record(gradebook, coursedir, assignment, result, notebook, grade_cell, points)
                 done.append(result)
                 on_done(result)
 
-            grade_batch(submissions, plan, context, staging, jobs, finish)
+            grade_batch(plan_now.todo, plan, context, staging, jobs, finish)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return done
+
+
+def _kept_result(submission: Submission, path: Path) -> SubmissionResult:
+    """The score and status a kept results.json records, as the gradebook needs them."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    extra = data.get("extra_data", {})
+    return SubmissionResult(submission.name, str(submission.path), extra.get("status", ""),
+                            float(data["max_score"]), float(data["score"]),
+                            message=data.get("output", ""))
+

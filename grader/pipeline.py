@@ -55,6 +55,7 @@ class GradingPlan:
     cases: list[Case]
     config: Config
     protected_paths: tuple[str, ...] = ()  # hidden from submissions where the OS allows
+    secret_id: str = ""  # one-way id of the hidden cases' secret (resume.secret_id), for resume
     allow_weak: bool = False  # grade even where a required sandbox layer is missing
 
     def prepare(self, notebook_sha256: str) -> list[PreparedCase]:

@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[str, Any]:
-    """results.json in Gradescope's schema; extra_data keeps what summary.csv needs.
+def gradescope_results(result: SubmissionResult,
+                       provenance: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """results.json in Gradescope's schema; extra_data keeps what summary.csv needs and what
+    the result was graded on (`provenance`: the notebook's digest, the grading fingerprint).
 
     Students see `output` and each test's `output`; `extra_data` is stored for the instructor
     only (Gradescope never shows it), and so is where what the notebook printed goes."""
@@ -65,7 +68,8 @@ def gradescope_results(result: SubmissionResult, fingerprint: str = "") -> dict[
         "extra_data": {
             "submission": result.name,
             "status": result.status,
-            "notebook_sha256": fingerprint or result.notebook_sha256,
+            "notebook_sha256": result.notebook_sha256,
+            **(provenance or {}),
             "case_scores": [round(case.score, 4) for case in result.cases],
             "mistakes": result.mistakes,
             "isolation": result.isolation,
@@ -95,21 +99,11 @@ def load_schema() -> dict[str, Any]:
     return json.loads(text.read_text(encoding="utf-8"))
 
 
-def write_results(folder: Path, result: SubmissionResult, fingerprint: str) -> Path:
+def write_results(folder: Path, result: SubmissionResult,
+                  provenance: Mapping[str, str] | None = None) -> Path:
     path = folder / RESULTS_FILE
-    write_atomic(path, json.dumps(gradescope_results(result, fingerprint), indent=2) + "\n")
+    write_atomic(path, json.dumps(gradescope_results(result, provenance), indent=2) + "\n")
     return path
-
-
-def read_batch(out: Path) -> list[tuple[str, dict[str, Any]]]:
-    """Every submission's results.json under `out`, read once: (folder name, contents)."""
-    recorded = []
-    for path in sorted(out.glob(f"*/{RESULTS_FILE}")):
-        try:
-            recorded.append((path.parent.name, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
-            continue  # a file being replaced right now; the next run will list it
-    return recorded
 
 
 def summary_rows(recorded: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ LIMIT = "limit"
 INVALID = "invalid_notebook"
 FORBIDDEN = "builtin_rnn"
 GRADER_ERROR = "grader_error"
+SEVERAL_NOTEBOOKS = "several_notebooks"  # none of them the assignment's: not graded
 
 
 @dataclass

@@ -3,6 +3,8 @@ real Jupyter kernel (the assignment stops only at the unfinished function)."""
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -32,19 +34,21 @@ def test_assignment_stubs_the_solution_and_keeps_the_rest() -> None:
     stub = next(c for c in assignment.cells if c.metadata["nbgrader"]["grade_id"] == "manual_rnn")
     assert "raise NotImplementedError()" in stub.source
     assert "BEGIN SOLUTION" not in nbformat.writes(assignment)
-    assert "rnn-grader check" in assignment.cells[-1].source
+    assert "-m grader check" in assignment.cells[-1].source
 
 
-def _execute(path) -> nbformat.NotebookNode:
+def _execute(path, env: dict[str, str] | None = None) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT / "solutions")}})
-    client.execute()
+    client.execute(**({"env": env} if env is not None else {}))
     return notebook
 
 
-def test_solution_runs_top_to_bottom_in_a_kernel() -> None:
-    notebook = _execute(SOLUTION)
+def test_solution_runs_top_to_bottom_in_a_kernel_whose_path_lacks_the_venv() -> None:
+    """The self-check cell runs the grader with the kernel's own Python: no `rnn-grader` on
+    PATH is needed (a kernel started from a desktop launcher has none)."""
+    notebook = _execute(SOLUTION, env={**os.environ, "PATH": os.defpath})
     printed = "".join(out.get("text", "") for cell in notebook.cells
                       for out in cell.get("outputs", []))
     assert "matches nn.RNN" in printed

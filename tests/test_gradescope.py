@@ -87,3 +87,57 @@ def test_no_submission_at_all(archive: Path, tmp_path: Path) -> None:
 def test_building_without_a_secret_is_refused(tmp_path: Path) -> None:
     finished = run_cli("gradescope", "--out", str(tmp_path / "a.zip"))
     assert finished.returncode == 2 and "RNN_GRADER_SECRET" in finished.stderr
+
+
+# --- setup.sh, run with stand-ins for apt-get, python3 and pip that record their arguments ---
+
+STAND_IN = """#!/usr/bin/env bash
+echo "{name} $*" >> "$SETUP_LOG"
+"""
+PYTHON_STAND_IN = STAND_IN + """if [ "$1 $2" = "-m venv" ]; then
+    mkdir -p "$3/bin" && cp "$STAND_INS/pip" "$3/bin/pip"
+fi
+"""
+PIP_STAND_IN = STAND_IN + """if [ -n "${PIP_REFUSES:-}" ] && [[ "$*" == *"$PIP_REFUSES"* ]]; then
+    exit 1
+fi
+"""
+
+
+def _run_setup(archive: Path, tmp_path: Path, **env: str) -> tuple[int, list[str], str]:
+    root = _autograder_root(archive, tmp_path, None)
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    for name, text in (("apt-get", STAND_IN), ("python3", PYTHON_STAND_IN),
+                       ("pip", PIP_STAND_IN)):
+        (stand_ins / name).write_text(text.replace("{name}", name))
+        (stand_ins / name).chmod(0o755)
+    log = tmp_path / "setup.log"
+    done = subprocess.run(
+        ["bash", str(root / "source" / "setup.sh")], capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{stand_ins}{os.pathsep}{os.defpath}", "SETUP_LOG": str(log),
+             "STAND_INS": str(stand_ins), "AUTOGRADER_ROOT": str(root),
+             "RNN_GRADER_VENV": str(tmp_path / "venv"), **env})
+    calls = log.read_text().splitlines() if log.exists() else []
+    return done.returncode, [call.replace(str(tmp_path), "TMP") for call in calls], done.stderr
+
+
+def test_setup_updates_apt_first_and_installs_torch_only_from_the_cpu_index(
+        archive: Path, tmp_path: Path) -> None:
+    code, calls, stderr = _run_setup(archive, tmp_path)
+    assert code == 0, stderr
+    assert calls == [
+        "apt-get update",
+        "apt-get install -y python3 python3-pip python3-venv",
+        "python3 -m venv TMP/venv",
+        "pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0",
+        "pip install numpy TMP/autograder/source/rnn-grader",
+    ]
+
+
+def test_setup_never_falls_back_to_a_cuda_build(archive: Path, tmp_path: Path) -> None:
+    code, calls, stderr = _run_setup(archive, tmp_path, PIP_REFUSES="download.pytorch.org")
+    assert code != 0
+    assert calls[-1] == "pip install --index-url https://download.pytorch.org/whl/cpu " \
+                        "torch==2.13.0"
+    assert "no CUDA fallback" in stderr

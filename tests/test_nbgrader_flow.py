@@ -26,9 +26,15 @@ from grader.nbgrader_course import (
     record_grades,
 )
 from grader.pipeline import GradingPlan
-from grader.results import GRADED, GRADER_ERROR, NOT_IMPLEMENTED, SubmissionResult
+from grader.results import (
+    GRADED,
+    GRADER_ERROR,
+    NOT_IMPLEMENTED,
+    SEVERAL_NOTEBOOKS,
+    SubmissionResult,
+)
 from grader.sandbox import worker_context
-from tests.conftest import ASSIGNMENT, SOLUTION
+from tests.conftest import ASSIGNMENT, SOLUTION, TEST_SECRET, run_cli
 
 pytest.importorskip("nbgrader")
 
@@ -172,12 +178,44 @@ def test_regrading_keeps_one_grade_and_a_grader_error_asks_for_manual_grading(
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gradebook:
         grade = gradebook.find_grade("test_manual_rnn", "bidirectional_rnn", ASSIGNMENT_ID, "bob")
         assert (grade.auto_score, grade.needs_manual_grade, grade.score) == (5.0, False, 5.0)
-        record_grades(course.root, ASSIGNMENT_ID, [failed])
-        gradebook.db.expire_all()
-        grade = gradebook.find_grade("test_manual_rnn", "bidirectional_rnn", ASSIGNMENT_ID, "bob")
-        assert (grade.auto_score, grade.needs_manual_grade) == (None, True)
+        for unknown in (failed, SubmissionResult("bob", "x", SEVERAL_NOTEBOOKS, 24.0)):
+            record_grades(course.root, ASSIGNMENT_ID,
+                          [SubmissionResult("bob", "x", GRADED, 24.0, 12)])
+            record_grades(course.root, ASSIGNMENT_ID, [unknown])
+            gradebook.db.expire_all()
+            grade = gradebook.find_grade("test_manual_rnn", "bidirectional_rnn", ASSIGNMENT_ID,
+                                         "bob")
+            assert (grade.auto_score, grade.needs_manual_grade) == (None, True)
         assert [s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT_ID)
                 if s.student.id == "bob"] == ["bob"]
+
+
+def test_grade_nbgrader_resumes_only_what_would_grade_the_same(course: Course) -> None:
+    from nbgrader.api import Gradebook
+
+    command = ("grade", "--nbgrader", str(course.root), ASSIGNMENT_ID, "-j", "2")
+    first = run_cli(*command, env={"RNN_GRADER_SECRET": TEST_SECRET})
+    assert first.returncode == 0, first.stderr
+    assert "2 to grade" in first.stderr
+    results = sorted((course.root / "autograded").glob(f"*/{ASSIGNMENT_ID}/results.json"))
+    stamps = [path.stat().st_mtime_ns for path in results]
+    # Someone changed alice's grade in the gradebook: the kept result is recorded again.
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gradebook:
+        grade = gradebook.find_grade("test_manual_rnn", "bidirectional_rnn", ASSIGNMENT_ID,
+                                     "alice")
+        grade.auto_score = 1.0
+        gradebook.db.commit()
+
+    second = run_cli(*command, env={"RNN_GRADER_SECRET": TEST_SECRET})
+    assert second.returncode == 0, second.stderr
+    assert "2 already graded, kept" in second.stderr and "0 to grade." in second.stderr
+    assert [path.stat().st_mtime_ns for path in results] == stamps
+    assert _export(course.root)["alice"]["score"] == "10.0"
+
+    third = run_cli(*command, env={"RNN_GRADER_SECRET": "yet-another-secret-value"})
+    assert third.returncode == 0, third.stderr
+    assert "2 to grade: 2 graded with another secret." in third.stderr
+    assert [path.stat().st_mtime_ns for path in results] != stamps
 
 
 def test_generate_assignment_releases_exactly_our_student_notebook(course: Course) -> None:
@@ -207,14 +245,21 @@ def test_an_unknown_assignment_lists_the_known_ones(tmp_path: Path) -> None:
 
 
 def test_several_notebooks_pick_the_assignments_own(tmp_path: Path) -> None:
+    """Per student, never for the whole course: none of them the assignment's is not graded
+    (left for manual grading, the student told why); with it, it is graded."""
     folder = tmp_path / "submitted" / "alice" / ASSIGNMENT_ID
     folder.mkdir(parents=True)
+    (tmp_path / "submitted" / "bob" / ASSIGNMENT_ID).mkdir(parents=True)
     for name in ("scratch.ipynb", "copy_of_rnn.ipynb"):
         (folder / name).write_text("{}", encoding="utf-8")
-    with pytest.raises(CourseError, match="several notebooks"):
-        find_submissions(tmp_path, ASSIGNMENT_ID)
+    alice, bob = find_submissions(tmp_path, ASSIGNMENT_ID)
+    assert "copy_of_rnn.ipynb, scratch.ipynb" in alice.problem
+    assert f"Submit only {NOTEBOOK}" in alice.problem
+    assert (bob.name, bob.path.name, bob.problem) == ("bob", NOTEBOOK, "")
     (folder / NOTEBOOK).write_text("{}", encoding="utf-8")
-    assert find_submissions(tmp_path, ASSIGNMENT_ID)[0].path == folder / NOTEBOOK
+    alice = find_submissions(tmp_path, ASSIGNMENT_ID)[0]
+    assert (alice.path, alice.problem) == (folder / NOTEBOOK, "")
+    assert sorted(path.name for path in alice.others) == ["copy_of_rnn.ipynb", "scratch.ipynb"]
 
 
 def test_an_empty_submission_is_graded_as_missing(tmp_path: Path) -> None:

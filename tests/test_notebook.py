@@ -60,7 +60,7 @@ def test_self_check_and_nbgrader_test_cells_are_not_run() -> None:
     notebook = load_notebook(SOLUTION)
     sources = "\n".join(cell.source for cell in notebook.cells)
     assert "def manual_rnn" in sources
-    assert "rnn-grader check" not in sources
+    assert "-m grader check" not in sources
     all_cells = nbformat.read(SOLUTION, as_version=4).cells
     test_cell = next(c for c in all_cells
                      if c.metadata["nbgrader"]["grade_id"] == "test_manual_rnn")
