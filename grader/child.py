@@ -258,6 +258,8 @@ class Student:
             self.cell_of_execution[self.shell.execution_count] = cell["index"]
             self.cell_sources[cell["index"]] = cell["source"]
             self.current_cell = cell["index"]
+            # Which cell is running, told before it runs: a time or memory limit can name it.
+            wire.send_frame(self.channel, wire.dumps({"running_cell": cell["index"]}))
             result = self.shell.run_cell(cell["source"], store_history=True, silent=False)
             error = result.error_before_exec or result.error_in_exec
             if error is not None:

@@ -107,8 +107,8 @@ def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int,
         return (f"{function} printed more than the output limit allows; remove prints "
                 "inside loops (output limit).")
     if is_memory_error(error):
-        return (f"{function} ran out of memory (limit {memory_mb} MB): look for tensors that "
-                "grow with every step or sizes multiplied by mistake.")
+        return (f"{function} ran out of memory (memory limit, {memory_mb} MB): look for tensors "
+                "that grow with every step or sizes multiplied by mistake.")
     if hidden:
         told = kind if kind in KNOWN_EXCEPTIONS else "an exception of a class of its own"
         lines = [f"{function} raised {told} ({HIDDEN_MESSAGE})."]

@@ -123,11 +123,12 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:
             status = _FAILURE_OUTCOMES.get(failure.kind, results.CRASHED)
+            limit = " (notebook time limit)" if failure.kind == "timeout" else ""
             _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
-                  f"{' (notebook time limit)' if failure.kind == 'timeout' else ''}.")
+                  f"{limit}{_while_running(notebook, sandbox.running_cell)}.")
         else:
             # Cells run before any case's input exists: their errors are told in full.
-            result.message = _cell_errors_message(ran, exercise)
+            result.message = _cell_errors_message(ran, exercise, limits.memory_mb)
             prepared = plan.prepare(digest)
             cells = {cell.index: cell.source for cell in notebook.cells}
             result.cases = _grade_cases(sandbox, plan, prepared, cells)
@@ -152,7 +153,16 @@ def _run_cells(sandbox: Sandbox, notebook: Notebook, plan: GradingPlan) -> dict:
                            plan.config.limits.notebook_seconds)
 
 
-def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
+def _while_running(notebook: Notebook, index: int | None) -> str:
+    """", while cell 9 (`for t in range(L):`) was running", from the notebook's own text."""
+    source = next((cell.source for cell in notebook.cells if cell.index == index), None)
+    if source is None:
+        return ""
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return f", while cell {index + 1} (`{first[:60]}`) was running"
+
+
+def _cell_errors_message(ran: dict, exercise: Exercise, memory_mb: int) -> str:
     errors = ran.get("errors", [])
     if not errors:
         return ""
@@ -160,6 +170,9 @@ def _cell_errors_message(ran: dict, exercise: Exercise) -> str:
     cell = f"cell {first.get('cell', 0) + 1}"
     if first.get("limit") == "output":
         detail = "it printed more than the output limit allows (output limit)"
+    elif diagnose.is_memory_error(first):
+        detail = (f"it ran out of memory (memory limit, {memory_mb} MB): look for tensors "
+                  "that grow with every step")
     elif first.get("type") == "NotImplementedError":
         detail = diagnose.explain_exception(exercise.function, first, 0)
     else:

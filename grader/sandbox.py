@@ -102,6 +102,7 @@ class Sandbox:
         self.isolation: dict[str, Any] | None = None
         self.ended: dict[str, int] | None = None
         self.grader_log = ""
+        self.running_cell: int | None = None  # as the child last told it (a claim)
         self._killed_by_us = False
 
     def __enter__(self) -> Sandbox:
@@ -127,13 +128,19 @@ class Sandbox:
         return self
 
     def request(self, message: dict[str, Any], seconds: float) -> dict[str, Any]:
-        """Send one request and wait at most `seconds` for its answer."""
+        """Send one request and wait at most `seconds` for its answer. While cells run, the
+        child says which one is running (`running_cell`, for messages about limits)."""
         self.admitted()
         max_bytes = self.limits.max_elements * 8 * 3 + 1_000_000  # two tensors, base64, text
         deadline = time.monotonic() + seconds
         try:
             wire.send_frame(self.conn.fileno(), wire.dumps(message), deadline)
-            raw = wire.receive_frame(self.conn.fileno(), max_bytes, deadline)
+            while True:
+                answer = self._answer(wire.receive_frame(self.conn.fileno(), max_bytes,
+                                                         deadline))
+                if set(answer) != {"running_cell"}:
+                    return answer
+                self.running_cell = answer["running_cell"]
         except wire.WireTimeout:
             self.stop()
             raise SandboxFailure("timeout", f"did not finish within {seconds:g} s") from None
@@ -143,6 +150,8 @@ class Sandbox:
         except wire.WireTooLarge:
             self.stop()
             raise SandboxFailure("too_large", "sent back more data than the limit allows") from None
+
+    def _answer(self, raw: bytes) -> dict[str, Any]:
         try:
             return wire.loads(raw)
         except wire.WireError as error:

@@ -116,7 +116,8 @@ def manual_rnn():
 
 TIME_AND_EXITS = (
     HostileEntry("top_level_infinite_loop", top_level="while True:\n    pass\n",
-                 status=TIMEOUT, feedback=("notebook time limit", "10 s")),
+                 status=TIMEOUT,
+                 feedback=("notebook time limit", "10 s", "cell 9 (`while True:`) was running")),
     HostileEntry("function_infinite_loop", on_graded_calls("    while True:\n        pass\n"),
                  status=TIMEOUT, feedback=("time limit per call", "3 s")),
     # stdin is /dev/null: input() fails at once. A failing top-level cell does not stop the
@@ -151,6 +152,10 @@ print('{limit} now', resource.getrlimit(resource.{limit}))
 LIMITS = (
     HostileEntry("function_memory_bomb_tensor", on_graded_calls("    x = torch.ones(10**11)\n"),
                  status=LIMIT, feedback=("out of memory", "512 MB")),
+    # A top-level cell out of memory fails that cell; the correct function still scores.
+    HostileEntry("top_level_memory_bomb",
+                 top_level="hoard = torch.ones(2**28, dtype=torch.float64)\n",
+                 score=24.0, status=LIMIT, feedback=("cell 9 failed", "memory limit, 512 MB")),
     HostileEntry("function_memory_bomb_bytearrays",
                  on_graded_calls("    hoard = []\n    while True:\n"
                                "        hoard.append(bytearray(b'x' * 50 * 2**20))\n"),

@@ -354,7 +354,7 @@ def test_a_notebook_printing_and_raising_its_inputs_shows_none_of_them(tmp_path:
     path = corpus.build_notebook(corpus.CorpusEntry("leaky", LEAKY, 0, "error"), tmp_path)
     plan = _plan()
     result = grade_submission(path, "leaky", plan, warm_context)
-    results = gradescope_results(result, notebook_sha256(path))
+    results = gradescope_results(result)
     feedback = write_feedback(tmp_path, result, EXERCISE).read_text(encoding="utf-8")
     visible = _visible(results)
     assert result.score == 0 and len(result.cases) == 6
@@ -382,7 +382,7 @@ def test_a_zeros_answer_end_to_end_and_regraded_gives_the_same(tmp_path: Path,
                                  tmp_path / "a")
     plan = _plan()
     graded = [grade_submission(path, "zeros", plan, warm_context) for _ in range(2)]
-    results = [gradescope_results(r, notebook_sha256(path)) for r in graded]
+    results = [gradescope_results(r) for r in graded]
     for one in results:
         one.pop("execution_time")
         assert "LEAK" not in _visible(one)
