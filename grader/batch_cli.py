@@ -54,12 +54,23 @@ def run(paths: list[Path], plan: GradingPlan, out: Path, jobs: int, force: bool,
         batch.grade_batch(todo, plan, context, out, jobs, line)
     recorded = report.read_batch(out)
     _warn_about_isolation(recorded, console)
+    _warn_about_review(recorded, console)
     rows = report.summary_rows(recorded)
     summary = report.write_summary(out, rows)
     class_html, class_csv = write_class_report(out, plan.exercise, recorded)
     print_batch_summary(report.batch_statistics(rows), Console(highlight=False))
     console.print(f"results and feedback.html in {out}/<submission>/; gradebook {summary}; "
                   f"class report {class_html} ({class_csv.name})")
+
+
+def _warn_about_review(recorded: list[tuple[str, dict]], console: Console) -> None:
+    """Name the submissions whose code reaches for the grader's machinery (README: security)."""
+    flagged = [folder for folder, data in recorded if data.get("extra_data", {}).get("review")]
+    if flagged:
+        shown = ", ".join(flagged[:10]) + (", ..." if len(flagged) > 10 else "")
+        console.print(f"[yellow]review:[/] {len(flagged)} submission(s) have code that reaches "
+                      f"for the grader's machinery or hides what it runs: {shown} (the review "
+                      "column of summary.csv; details in extra_data.review of results.json).")
 
 
 def _warn_about_isolation(recorded: list[tuple[str, dict]], console: Console) -> None:

@@ -89,6 +89,8 @@ class SubmissionResult:
     stderr: str = ""
     seconds: float = 0.0
     isolation: dict[str, object] = field(default_factory=dict)  # what the child reported
+    # Code that reaches for the grader's machinery, for the instructor (never changes the score).
+    review: list[str] = field(default_factory=list)
 
     @property
     def mistakes(self) -> list[str]:
