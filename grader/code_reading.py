@@ -770,6 +770,9 @@ def _string_bindings(parsed: tuple[ParsedCell, ...]) -> dict[str, set[str] | Non
             targets = [(node.target, None)]
         elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
             targets = [(node.target, _literal_strings(node.iter, sequences))]
+            if isinstance(node.target, ast.Tuple):  # for name, tensor in [("w", w), ...]
+                targets = list(zip(node.target.elts, _columns(node.iter, len(node.target.elts)),
+                                   strict=True))
         elif isinstance(node, ast.NamedExpr):
             targets = [(node.target, _strings(node.value, {}))]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -806,6 +809,22 @@ def _bound_by(node: ast.AST) -> list[str]:
         return [(a.asname or a.name).split(".")[0] for a in node.names]
     name = getattr(node, "name", None)
     return [name] if isinstance(name, str) else []
+
+
+def _columns(node: ast.expr, width: int) -> list[set[str] | None]:
+    """Per position, the strings of a literal list of tuples (None where not all strings)."""
+    rows = node.elts if isinstance(node, (ast.Tuple, ast.List)) else None
+    if not rows or not all(isinstance(row, ast.Tuple) and len(row.elts) == width
+                           for row in rows):
+        return [None] * width
+    columns: list[set[str] | None] = []
+    for position in range(width):
+        values: set[str] | None = set()
+        for row in rows:
+            strings = _strings(row.elts[position], {})  # type: ignore[attr-defined]
+            values = None if strings is None or values is None else values | strings
+        columns.append(values)
+    return columns
 
 
 def _literal_strings(node: ast.expr, sequences: dict[str, set[str] | None]) -> set[str] | None:
