@@ -1142,7 +1142,7 @@ class _ReviewReader(_Reader):
         for own in list(self.owns.values()):
             if not isinstance(own.node, ast.ClassDef):
                 self.read_function(own)
-        return [f"cell {cell}, line {line}: {shown} ({reason})"
+        return [f"cell {cell}, line {line}: {shown}: {reason}"
                 for (cell, line, reason), shown in sorted(self.flags.items())]
 
     def flag(self, node: ast.AST, shown: str, reason: str) -> None:
@@ -1302,7 +1302,7 @@ class _ReviewReader(_Reader):
 
 def review_findings(notebook) -> list[str]:
     """Code anywhere in the notebook that reaches for the process's machinery or hides what it
-    runs, for an instructor to look at: "cell C, line L: what (why)". Never executes it."""
+    runs, for an instructor to look at: "cell C, line L: what: why". Never executes it."""
     try:
         return _ReviewReader(parse_cells(notebook)).read()
     except (RecursionError, MemoryError, TooComplex):
