@@ -369,7 +369,7 @@ EXERCISE = Exercise(
     nbgrader_grade_cell="test_manual_rnn",
     mistakes=MISTAKES,
     forbidden_calls=FORBIDDEN_CALLS,
-    forbidden_message="manual_rnn must compute the RNN by hand; calling a built-in recurrent "
-    "layer or kernel (the rnn module, nn.RNN, nn.GRU, nn.LSTM or their cells, torch.rnn_tanh, "
-    "torch._VF...) is not allowed.",
+    forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN or any "
+    "of torch's recurrent layers and kernels (the rnn module, nn.RNN, nn.GRU, nn.LSTM and their "
+    "cells, torch.rnn_tanh, torch._VF...) is not allowed.",
 )
