@@ -41,8 +41,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-# Operator names that match and run no recurrence: weight packing and a query, called by
-# nn.RNN's own constructor; left alone.
+# Operator names that match and run no recurrence — weight packing and reordering, and the query
+# nn.RNN's flatten_parameters makes — are left alone.
 RECURRENT_NAME = re.compile(r"rnn|gru|lstm|_cell", re.IGNORECASE)
 NOT_RECURRENT = frozenset({
     "aten::_use_cudnn_rnn_flatten_weight",
