@@ -1049,15 +1049,13 @@ REVIEW_PATHS: dict[str, str] = {
     "marshal": PICKLE, "dill": PICKLE, "cloudpickle": PICKLE, "shelve": PICKLE,
     "joblib.load": PICKLE, "copyreg": PICKLE, "pandas.read_pickle": PICKLE,
     "weakref.finalize._registry": GC_WALK,
-    **dict.fromkeys(f"IPython.get_ipython.{name}" for name in (
+    **dict.fromkeys((f"IPython.get_ipython.{name}" for name in (
         "user_ns", "user_global_ns", "user_module", "events", "ast_transformers",
         "input_transformers_post", "input_transformers_cleanup", "input_transformer_manager",
         "run_cell", "run_code", "run_ast_nodes", "ex", "ev", "push", "kernel",
         "register_magic_function", "magics_manager", "define_macro", "set_hook",
-        "set_custom_exc", "showtraceback")),
+        "set_custom_exc", "showtraceback")), "changes how the notebook's cells are run"),
 }
-REVIEW_PATHS.update({key: "changes how the notebook's cells are run" for key, value in
-                     REVIEW_PATHS.items() if value is None})
 _REVIEW_PATTERNS = tuple(
     (re.compile(re.escape(rule).replace(r"\*", "[A-Za-z0-9_]*") + r"(\..*)?"), reason)
     for rule, reason in REVIEW_PATHS.items())
