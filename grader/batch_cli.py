@@ -91,6 +91,7 @@ def _report(submissions: Sequence[Submission], recorded: list[tuple[str, dict[st
             f"{len(foreign)} result(s) in {out} belong to no submission of this batch and are "
             f"not counted: {_listed(foreign)}."))
     _warn_about_isolation(recorded, console)
+    _warn_about_review(recorded, console)
     rows = report.summary_rows(recorded)
     summary = report.write_summary(out, rows)
     class_html, class_csv = write_class_report(out, plan.exercise, recorded)
@@ -115,6 +116,16 @@ def _warn_about_choices(submissions: Sequence[Submission], console: Console) -> 
             names = ", ".join(path.name for path in submission.others)
             console.print(escape(f"warning: {submission.name}: grading "
                                  f"{submission.path.name}; also there, not graded: {names}."))
+
+
+def _warn_about_review(recorded: list[tuple[str, dict]], console: Console) -> None:
+    """Name the submissions whose code reaches for the grader's machinery (README: security)."""
+    flagged = [folder for folder, data in recorded if data.get("extra_data", {}).get("review")]
+    if flagged:
+        shown = ", ".join(flagged[:10]) + (", ..." if len(flagged) > 10 else "")
+        console.print(f"[yellow]review:[/] {len(flagged)} submission(s) have code that reaches "
+                      f"for the grader's machinery or hides what it runs: {shown} (the review "
+                      "column of summary.csv; details in extra_data.review of results.json).")
 
 
 def _warn_about_isolation(recorded: list[tuple[str, dict]], console: Console) -> None:

@@ -272,11 +272,17 @@ class Student:
         exercise = importlib.import_module(message["exercise_module"])
         arrays = {name: wire.decode_array(value, 10**8)
                   for name, value in message["arrays"].items()}
-        self.shell.user_ns.update(exercise.child_namespace(message["sizes"], arrays))
+        namespace = exercise.child_namespace(message["sizes"], arrays)
+        for name, value in list(namespace.items()):
+            own = self.shell.user_ns.get(name)
+            if isinstance(value, torch.nn.Module) and own is not None and \
+                    not isinstance(own, torch.nn.Module):
+                del namespace[name]  # the student's own function or class of that name stays
+        calls_before = self.guard.calls  # before the update: a thread racing it is counted too
+        self.shell.user_ns.update(namespace)
         function = self.shell.user_ns.get(message["function"])
         if not callable(function):
             return {"error": {"kind": "missing"}}
-        calls_before = self.guard.calls
         try:
             returned = function()
         except BaseException as error:  # noqa: BLE001 - SystemExit and friends are answers too

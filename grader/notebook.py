@@ -7,7 +7,6 @@ says what to do. Nothing here executes the student's code.
 
 from __future__ import annotations
 
-import ast
 import json
 import sys
 from dataclasses import dataclass
@@ -104,40 +103,16 @@ def _first_line(error: Exception) -> str:
 
 
 def forbidden_uses(notebook: Notebook, function: str, forbidden: tuple[str, ...]) -> list[str]:
-    """Places where the function's own code names a forbidden call (the built-in RNN)."""
-    from IPython.core.inputtransformer2 import TransformerManager
+    """Places where the function (or what it reaches) calls one of torch's recurrent built-ins,
+    names resolved through the notebook's cells (grader.code_reading)."""
+    from grader import code_reading
 
-    transformer = TransformerManager()
-    found = []
-    for cell in notebook.cells:
-        try:
-            tree = ast.parse(transformer.transform_cell(cell.source))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and node.name == function:
-                found += [f"cell {cell.index + 1}, line {line}: {what}"
-                          for line, what in _forbidden_in(node, forbidden)]
-    return found
+    return code_reading.forbidden_uses(notebook, function, forbidden)
 
 
-def _forbidden_in(function: ast.FunctionDef, forbidden: tuple[str, ...]) -> list[tuple[int, str]]:
-    hits = []
-    for node in ast.walk(function):
-        if isinstance(node, ast.Call) and _dotted(node.func) in forbidden:
-            hits.append((node.lineno, f"calls {_dotted(node.func)}(...)"))
-        elif isinstance(node, ast.Attribute) and node.attr in forbidden and \
-                node.attr.startswith(("_", "rnn_")):
-            hits.append((node.lineno, f"uses {node.attr}"))
-        elif isinstance(node, ast.Constant) and node.value in forbidden and \
-                str(node.value).startswith(("_", "rnn_")):
-            hits.append((node.lineno, f"names {node.value!r}"))
-    return hits
+def review_findings(notebook: Notebook) -> list[str]:
+    """Code anywhere in the notebook that reaches for the grader's machinery or hides what it
+    runs, for the instructor to look at (grader.code_reading)."""
+    from grader import code_reading
 
-
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
+    return code_reading.review_findings(notebook)

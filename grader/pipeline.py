@@ -20,7 +20,13 @@ from grader.cases import Case, make_inputs
 from grader.compare import ACCEPTED_DTYPES, check_output
 from grader.config import Config
 from grader.exercises.base import Arrays, Exercise
-from grader.notebook import Notebook, NotebookError, forbidden_uses, load_notebook
+from grader.notebook import (
+    Notebook,
+    NotebookError,
+    forbidden_uses,
+    load_notebook,
+    review_findings,
+)
 from grader.reference import Reference, compute_reference
 from grader.results import CaseResult, SubmissionResult
 from grader.sandbox import Sandbox, SandboxFailure
@@ -118,6 +124,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     # Before the notebook runs: it cannot change what its inputs are drawn from.
     digest = result.notebook_sha256 = notebook_sha256(path)
     forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
+    result.review = review_findings(notebook)  # for the instructor; the score is the cases'
     with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
         try:
             ran = _run_cells(sandbox, notebook, plan)

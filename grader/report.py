@@ -73,6 +73,7 @@ def gradescope_results(result: SubmissionResult,
             "case_scores": [round(case.score, 4) for case in result.cases],
             "mistakes": result.mistakes,
             "isolation": result.isolation,
+            "review": result.review,
             "stdout": result.stdout,
             "stderr": result.stderr,
             "grader_log": result.grader_log,
@@ -114,6 +115,7 @@ def summary_rows(recorded: list[tuple[str, dict[str, Any]]]) -> list[dict[str, A
                "max_score": data["max_score"], "status": extra.get("status", "")}
         for number, score in enumerate(extra.get("case_scores", []), start=1):
             row[f"case_{number}"] = score
+        row["review"] = len(extra.get("review", []))
         row["mistakes"] = " ".join(extra.get("mistakes", []))
         rows.append(row)
     return rows

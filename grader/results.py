@@ -95,6 +95,8 @@ class SubmissionResult:
     isolation: dict[str, object] = field(default_factory=dict)
     grader_log: str = ""  # the grader's own failures inside the child: instructor only
     notebook_sha256: str = ""  # of the file graded; with the secret, it makes hidden inputs
+    # Code that reaches for the grader's machinery, for the instructor (never changes the score).
+    review: list[str] = field(default_factory=list)
 
     @property
     def mistakes(self) -> list[str]:

@@ -562,7 +562,7 @@ BUGS = (
                 case_scores=(0,) * 6),
     # The same, hidden from the code check: only the run-time watch can see it.
     CorpusEntry("builtin_rnn_hidden_name",
-                'def manual_rnn():\n    module = globals()["r" + "nn"]\n'
+                'def manual_rnn():\n    module = globals()["".join(["r", "n", "n"])]\n'
                 '    return module(sequence, h_0)\n', 0, BUILTIN,
                 feedback=("calling the built-in RNN", "seen while it ran"),
                 case_scores=(0,) * 6),

@@ -10,7 +10,15 @@ copied from its output:
 * a submission can waste at most its time limits, and the message names the limit it hit;
 * it can never make a wrong answer score, by patching comparisons or lying tensors;
 * it can never reach the reference, the secret, the hidden seeds or the grader's files;
-* the built-in RNN, however it is reached, gives status builtin_rnn and 0 points;
+* torch's recurrent built-ins (RNN, GRU, LSTM, their cells and kernels), however they are
+  reached, give status builtin_rnn and 0 points — except by code that rewrites the grader's
+  own objects in the student's process (gc, ctypes, frames), which no in-process check can
+  stop: such code, and any code that reaches for that machinery, is listed for review;
+* code is listed for review (results.json's extra_data.review) exactly when it reaches for
+  the process's machinery or hides what it runs: `review` below names what the list must
+  mention, and entries without `review` (every correct_after_ twin) must have none;
+* honest code is never taken for the built-in, whatever its own classes and functions are
+  called;
 * nothing it starts outlives its grading, and the batch goes on after it.
 
 Tests that sit outside one submission's grade (no process left behind, nothing written in the
@@ -58,7 +66,9 @@ class HostileEntry:
     score: float | None = 0.0
     status: str = GRADED
     feedback: tuple[str, ...] = ()
+    review: tuple[str, ...] = ()  # must all appear in extra_data.review; () = no review at all
     why: str = ""
+    known_issue: str = ""  # set while the grader still gets this entry wrong (test xfails)
 
 
 def _solution_notebook() -> nbformat.NotebookNode:
@@ -135,7 +145,7 @@ TIME_AND_EXITS = (
                  status=CRASHED, feedback=("ended before it answered",)),
     HostileEntry("function_segfault",
                  on_graded_calls("    import ctypes\n    ctypes.string_at(0)\n"),
-                 status=CRASHED, feedback=("segmentation fault",)),
+                 status=CRASHED, feedback=("segmentation fault",), review=("ctypes",)),
 )
 
 # --- Memory, output and size limits ---------------------------------------------------------
@@ -166,7 +176,8 @@ LIMITS = (
                  on_graded_calls(LIFT_RLIMIT.format(limit="RLIMIT_AS")
                                  + "hoard = torch.ones(2**28, dtype=torch.float64)  # 2 GiB\n"
                                  "assert hoard.sum() > 0\n"),
-                 status=LIMIT, feedback=("memory",), why="2 GiB is 4 times --memory-mb 512"),
+                 status=LIMIT, feedback=("memory",), review=("resource limits",),
+                 why="2 GiB is 4 times --memory-mb 512"),
     # A flood in a top-level cell stops that cell at the output limit; the function itself is
     # correct and its cases finish, so they keep their points and the status names the limit.
     HostileEntry("top_level_print_flood", top_level="while True:\n    print('x' * 1000)\n",
@@ -177,7 +188,8 @@ LIMITS = (
     HostileEntry("top_level_print_flood_after_lifting_rlimit",
                  top_level=LIFT_RLIMIT.format(limit="RLIMIT_FSIZE")
                  + "for _ in range(5000):\n    print('x' * 1000)  # 5 MB, 5 times the limit\n",
-                 score=24.0, status=LIMIT, feedback=("output limit",)),
+                 score=24.0, status=LIMIT, feedback=("output limit",),
+                 review=("resource limits",)),
     HostileEntry("huge_returned_tensor",
                  "def manual_rnn():\n    N, H = h_0.shape[1], h_0.shape[2]\n"
                  "    return torch.zeros(5000, 5000, 2), torch.zeros(2, N, H)\n",
@@ -254,15 +266,52 @@ def manual_rnn():
 
 LYING = (
     HostileEntry("monkeypatched_comparisons", ZEROS, top_level=PATCH_COMPARISONS,
-                 feedback=("differ from nn.RNN",)),
+                 feedback=("differ from nn.RNN",),
+                 review=("patches torch.allclose", "patches numpy.allclose")),
     HostileEntry("lying_tensor_subclass", LYING_TENSOR, feedback=("differ from nn.RNN",)),
-    HostileEntry("heap_hunting_for_reference", HEAP_HUNT, score=None,
+    HostileEntry("heap_hunting_for_reference", HEAP_HUNT, score=None, review=("(gc)",),
                  why="the reference never exists in the student's process"),
 )
 
 # --- The built-in RNN, however reached -------------------------------------------------------
 
 PARAMS = ("[w_ih_l0, w_hh_l0, b_ih_l0, b_hh_l0, w_r_ih_l0, w_r_hh_l0, b_r_ih_l0, b_r_hh_l0]")
+HIDDEN_RNN = "''.join(['r', 'n', 'n'])"  # `rnn`, by a name no code check can read
+
+RIGGED_GRU = """\
+def manual_rnn():
+    H, I = w_hh_l0.shape[0], w_ih_l0.shape[1]
+    gru = getattr(nn, ''.join(['G', 'R', 'U']))(I, H, bidirectional=True)
+    weights = {'': (w_ih_l0, w_hh_l0, b_ih_l0, b_hh_l0),
+               '_reverse': (w_r_ih_l0, w_r_hh_l0, b_r_ih_l0, b_r_hh_l0)}
+    with torch.no_grad():
+        for suffix, (w_ih, w_hh, b_ih, b_hh) in weights.items():
+            shut, open_ = torch.full((H,), -1e4), torch.full((H,), 1e4)
+            getattr(gru, 'weight_ih_l0' + suffix).copy_(torch.cat([0 * w_ih, 0 * w_ih, w_ih]))
+            getattr(gru, 'weight_hh_l0' + suffix).copy_(torch.cat([0 * w_hh, 0 * w_hh, w_hh]))
+            getattr(gru, 'bias_ih_l0' + suffix).copy_(torch.cat([open_, shut, b_ih]))
+            getattr(gru, 'bias_hh_l0' + suffix).copy_(torch.cat([0 * b_hh, 0 * b_hh, b_hh]))
+        output, h_n = gru(sequence, h_0)
+    return output.clone(), h_n.clone()
+"""
+
+RNN_TANH_CELL_LOOP = """\
+def manual_rnn():
+    L = sequence.shape[0]
+    with torch.no_grad():
+        h = h_0[0]
+        forward = []
+        for t in range(L):
+            h = torch.rnn_tanh_cell(sequence[t], h, w_ih_l0, w_hh_l0, b_ih_l0, b_hh_l0)
+            forward.append(h)
+        h_f, h = h, h_0[1]
+        reverse = [None] * L
+        for t in range(L - 1, -1, -1):
+            h = torch.rnn_tanh_cell(sequence[t], h, w_r_ih_l0, w_r_hh_l0, b_r_ih_l0, b_r_hh_l0)
+            reverse[t] = h
+    output = torch.cat([torch.stack(forward), torch.stack(reverse)], dim=2)
+    return output, torch.stack([h_f, h])
+"""
 
 BUILTIN_RNN = (
     HostileEntry("builtin_rnn_module_called",
@@ -295,21 +344,143 @@ BUILTIN_RNN = (
                  "def manual_rnn():\n    return precomputed\n",
                  top_level="with torch.no_grad():\n    precomputed = rnn(sequence, h_0)\n",
                  status=BUILTIN, feedback=(NOT_ALLOWED,)),
-    # Neither the code check (no forbidden name in manual_rnn) nor, if it looks only at the
-    # calling thread or honours torch's switches, the run-time watch would see these.
+    # The code check cannot name what a name computed at run time holds (it lists the lookup
+    # for review); the run-time guard must see these, in another thread or with torch's
+    # switches off too.
     HostileEntry("builtin_rnn_torch_function_disabled",
-                 "def manual_rnn():\n    module = globals()['r' + 'nn']\n"
+                 f"def manual_rnn():\n    module = globals()[{HIDDEN_RNN}]\n"
                  "    with torch.no_grad(), torch._C.DisableTorchFunction():\n"
                  "        output, h_n = module(sequence, h_0)\n"
                  "    return output.clone(), h_n.clone()\n",
-                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+                 status=BUILTIN, feedback=(NOT_ALLOWED,), review=("computed", "torch._C")),
     HostileEntry("builtin_rnn_in_a_thread",
-                 "import threading\n\n\ndef manual_rnn():\n    module = globals()['r' + 'nn']\n"
+                 f"import threading\n\n\ndef manual_rnn():\n    module = globals()[{HIDDEN_RNN}]\n"
                  "    answer = []\n\n    def work():\n        with torch.no_grad():\n"
                  "            answer.extend(t.clone() for t in module(sequence, h_0))\n\n"
                  "    worker = threading.Thread(target=work)\n    worker.start()\n"
                  "    worker.join()\n    return tuple(answer)\n",
-                 status=BUILTIN, feedback=(NOT_ALLOWED,)),
+                 status=BUILTIN, feedback=(NOT_ALLOWED,), review=("computed",)),
+    # nn.GRU with its update gate shut (bias -1e4) and reset gate open (+1e4) is a tanh RNN to
+    # float32 rounding: the other recurrent layers count as the built-in too.
+    HostileEntry("builtin_gru_rigged_as_a_tanh_rnn", RIGGED_GRU, status=BUILTIN,
+                 feedback=(NOT_ALLOWED,), review=("computed",)),
+    HostileEntry("builtin_rnn_tanh_cell_in_a_hand_written_loop", RNN_TANH_CELL_LOOP,
+                 status=BUILTIN, feedback=(NOT_ALLOWED, "rnn_tanh_cell")),
+)
+
+# --- Switching the built-in rule off from the notebook ---------------------------------------
+# The guard lives in the student's process. Assigning its attributes fails (an immutable
+# class), and destroying torch.library registrations found by a gc walk leaves its own, which
+# nothing references. Rewriting its kernels found by a gc walk does switch it off: no check
+# inside the process can prevent that, so the code is listed for the instructor to review.
+
+GUARD_PATCHED = f"""def _answer():
+    return globals()[{HIDDEN_RNN}](sequence, h_0)
+
+
+import grader.builtin_guard as guard
+
+for name, value in (('calls', property(lambda self: 0)), ('returned', lambda self, t: False)):
+    try:
+        setattr(guard.BuiltinRnnGuard, name, value)
+    except (TypeError, AttributeError) as error:
+        print('could not patch', name, error)
+"""
+
+LIBRARIES_DESTROYED = f"""import gc
+
+
+def _answer():
+    return globals()[{HIDDEN_RNN}](sequence, h_0)
+
+
+destroyed = 0
+for candidate in gc.get_objects():
+    if isinstance(candidate, torch.library.Library):
+        candidate._destroy()
+        destroyed += 1
+print('destroyed', destroyed, 'torch.library registrations')
+"""
+
+KERNELS_REWRITTEN = f"""import gc
+
+
+def _answer():
+    return globals()[{HIDDEN_RNN}](sequence, h_0)
+
+
+for candidate in gc.get_objects():
+    code = getattr(candidate, '__code__', None)
+    if code is not None and 'tick' in code.co_freevars and candidate.__closure__:
+        candidate.__closure__[code.co_freevars.index('tick')].cell_contents = lambda: 0
+"""
+
+CALLS_ANSWER = """def manual_rnn():
+    with torch.no_grad():
+        output, h_n = _answer()
+    return output.clone(), h_n.clone()
+"""
+
+SWITCHING_OFF = (
+    HostileEntry("guard_patched_from_top_level", CALLS_ANSWER, top_level=GUARD_PATCHED,
+                 status=BUILTIN, feedback=(NOT_ALLOWED,),
+                 review=("grader itself", "computed")),
+    HostileEntry("guard_registrations_destroyed_via_gc", CALLS_ANSWER,
+                 top_level=LIBRARIES_DESTROYED, status=BUILTIN, feedback=(NOT_ALLOWED,),
+                 review=("(gc)", "computed")),
+    HostileEntry("guard_kernels_rewritten_via_gc", CALLS_ANSWER, top_level=KERNELS_REWRITTEN,
+                 score=24.0, review=("(gc)", "function's code", "computed"),
+                 why="the documented limit: listed for review, not prevented"),
+)
+
+# --- The built-in rule and honest code -------------------------------------------------------
+
+HAND_WRITTEN_CLASS_RNN = """class RNN:
+    \"\"\"An Elman RNN written by hand, as in many public repositories.\"\"\"
+
+    def __init__(self, w_ih, w_hh, b_ih, b_hh):
+        self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
+
+    def __call__(self, x, h):
+        states = []
+        for x_t in x:
+            h = torch.tanh(x_t @ self.w_ih.T + self.b_ih + h @ self.w_hh.T + self.b_hh)
+            states.append(h)
+        return torch.stack(states), h
+
+
+def manual_rnn():
+    with torch.no_grad():
+        forward, h_forward = RNN(w_ih_l0, w_hh_l0, b_ih_l0, b_hh_l0)(sequence, h_0[0])
+        reverse, h_reverse = RNN(w_r_ih_l0, w_r_hh_l0, b_r_ih_l0, b_r_hh_l0)(
+            sequence.flip(0), h_0[1])
+    return torch.cat([forward, reverse.flip(0)], 2), torch.stack([h_forward, h_reverse])
+"""
+
+D2L_STYLE_RNN = """def rnn(inputs, state, params):
+    W_xh, W_hh, b_h = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = torch.tanh(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)
+        outputs.append(H)
+    return torch.stack(outputs), (H,)
+
+
+def manual_rnn():
+    with torch.no_grad():
+        forward, (h_f,) = rnn(sequence, (h_0[0],), (w_ih_l0.T, w_hh_l0.T, b_ih_l0 + b_hh_l0))
+        params = (w_r_ih_l0.T, w_r_hh_l0.T, b_r_ih_l0 + b_r_hh_l0)
+        reverse, (h_r,) = rnn(sequence.flip(0), (h_0[1],), params)
+    return torch.cat([forward, reverse.flip(0)], dim=2), torch.stack([h_f, h_r])
+"""
+
+HONEST = (
+    HostileEntry("honest_class_named_RNN", HAND_WRITTEN_CLASS_RNN, score=24.0),
+    # The demo cell after it calls the module `rnn`, now the student's function: that cell
+    # fails (as it would in Jupyter); the graded calls must still use the student's `rnn`.
+    HostileEntry("honest_d2l_function_named_rnn", D2L_STYLE_RNN, score=24.0,
+                 feedback=("cell 10 failed",)),
 )
 
 # --- Tampering with files -------------------------------------------------------------------
@@ -413,19 +584,20 @@ TAMPERING = (
     HostileEntry("tamper_out_folder_found_in_tmp", top_level=WALK_TMP_AND_WRITE, score=24.0),
     HostileEntry("tamper_parent_folders_of_cwd", top_level=WRITE_PARENTS, score=24.0),
     HostileEntry("tamper_delete_files_in_tmp", top_level=DELETE_IN_TMP, score=24.0),
-    HostileEntry("tamper_out_folder_via_proc_root", top_level=PROC_ROOT_TAMPER, score=24.0),
+    HostileEntry("tamper_out_folder_via_proc_root", top_level=PROC_ROOT_TAMPER, score=24.0,
+                 review=("/proc",)),
     HostileEntry("tamper_out_folder_after_unmounting_tmp", top_level=UNMOUNT_TMP_TAMPER,
-                 score=24.0),
+                 score=24.0, review=("ctypes",)),
 )
 
 # --- Processes left behind ------------------------------------------------------------------
 
 DETACHED = (
-    HostileEntry("detached_popen_new_session", score=24.0, top_level=(
+    HostileEntry("detached_popen_new_session", score=24.0, review=("processes",), top_level=(
         "import subprocess\n"
         "subprocess.Popen(['sleep', '987654'], start_new_session=True,\n"
         "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n")),
-    HostileEntry("detached_double_fork_setsid", score=24.0, top_level=(
+    HostileEntry("detached_double_fork_setsid", score=24.0, review=("processes",), top_level=(
         "import os\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
@@ -435,7 +607,8 @@ DETACHED = (
         "    os._exit(0)\n"
         "os.waitpid(pid, 0)\n")),
     # The supervisor is the one that kills what the submission leaves behind: kill it first.
-    HostileEntry("detached_after_killing_supervisor", score=24.0, top_level=(
+    HostileEntry("detached_after_killing_supervisor", score=24.0, review=("processes",),
+                 top_level=(
         "import os, signal, subprocess\n"
         "os.kill(os.getppid(), signal.SIGKILL)\n"
         "subprocess.Popen(['sleep', '987651'], start_new_session=True,\n"
@@ -490,13 +663,15 @@ for pid, words in grader_processes():
 
 SNOOPING = (
     HostileEntry("snoop_environment_and_filesystem", top_level=SNOOP_ENV_AND_FILES, score=24.0),
-    HostileEntry("snoop_grader_process_via_proc", top_level=SNOOP_PROC, score=24.0),
+    HostileEntry("snoop_grader_process_via_proc", top_level=SNOOP_PROC, score=24.0,
+                 review=("/proc",)),
 )
 
 # The walls' own attacks use the helpers above: imported here, once those exist.
 from hostile_walls import WALLS  # noqa: E402
 
-HOSTILE: tuple[HostileEntry, ...] = (TIME_AND_EXITS + LIMITS + LYING + BUILTIN_RNN + TAMPERING
+HOSTILE: tuple[HostileEntry, ...] = (TIME_AND_EXITS + LIMITS + LYING + BUILTIN_RNN
+                                     + SWITCHING_OFF + HONEST + TAMPERING
                                      + DETACHED + SNOOPING + WALLS)
 
 

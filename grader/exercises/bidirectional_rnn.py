@@ -345,8 +345,12 @@ MISTAKES = (
              "_reverse weights and joins both passes.", forward_only=True),
 )
 
-FORBIDDEN_CALLS = ("nn.RNN", "torch.nn.RNN", "RNN", "rnn", "rnn.forward", "rnn_tanh",
-                   "_VF", "_VariableFunctions", "RNNBase")
+# torch's recurrent built-ins, for the code check: a torch name is one when its own name contains
+# one of these (case aside) — torch.nn.RNN/GRU/LSTM and their cells, torch.rnn_tanh(_cell),
+# torch._VF.gru, torch.ops.aten.lstm_cell.default, torch.ao.nn.quantizable.LSTM... — and
+# `rnn(...)` is one when `rnn` is the notebook's nn.RNN module. A name the student defines
+# (a class RNN, a function rnn) never is. The run-time guard catches the same operators.
+FORBIDDEN_CALLS = ("rnn", "gru", "lstm")
 
 EXERCISE = Exercise(
     name="bidirectional_rnn",
@@ -365,7 +369,8 @@ EXERCISE = Exercise(
     nbgrader_grade_cell="test_manual_rnn",
     mistakes=MISTAKES,
     forbidden_calls=FORBIDDEN_CALLS,
-    forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN "
-    "(the rnn module, nn.RNN, torch.rnn_tanh or torch._VF) is not allowed.",
+    forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN or any "
+    "of torch's recurrent layers and kernels (the rnn module, nn.RNN, nn.GRU, nn.LSTM and their "
+    "cells, torch.rnn_tanh, torch._VF...) is not allowed.",
     half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit")},
 )
