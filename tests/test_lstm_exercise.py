@@ -182,18 +182,24 @@ def test_the_catalogue_has_the_mistakes_students_make() -> None:
             "missing_b_hh", "h0_ignored", "c0_ignored", "forget_on_input"} <= keys
 
 
-@pytest.mark.parametrize("mistake", EXERCISE.mistakes, ids=lambda m: m.key)
-def test_every_mistake_falls_outside_the_tolerance_wherever_it_can_show(mistake,
-                                                                        seeded_cases) -> None:
-    shown, nearest = 0, np.inf
+@pytest.fixture(scope="module")
+def mistake_ratios(seeded_cases) -> dict[str, list[float]]:
+    """Each mistake's largest error over the tolerance, on every seed where it can show."""
+    ratios: dict[str, list[float]] = {mistake.key: [] for mistake in EXERCISE.mistakes}
     for _, inputs, reference in seeded_cases:
-        wrong = mistake.compute(inputs)
-        if wrong is None:
-            continue  # it cannot show at these sizes or with these initial states
-        shown += 1
-        nearest = min(nearest, _ratio(wrong, reference))
-    assert shown > 0
-    assert nearest > 1.0, f"{mistake.key} came within the tolerance ({nearest:.3g})"
+        for mistake in EXERCISE.mistakes:
+            wrong = mistake.compute(inputs)
+            if wrong is not None:  # None: it cannot show at these sizes or initial states
+                ratios[mistake.key].append(_ratio(wrong, reference))
+    return ratios
+
+
+@pytest.mark.parametrize("mistake", EXERCISE.mistakes, ids=lambda m: m.key)
+def test_every_mistake_falls_outside_the_tolerance_wherever_it_can_show(
+        mistake, mistake_ratios) -> None:
+    ratios = mistake_ratios[mistake.key]
+    assert len(ratios) >= 600  # it shows on most seeds
+    assert min(ratios) > 1.0, f"{mistake.key} came within the tolerance ({min(ratios):.3g})"
 
 
 @pytest.mark.parametrize("mistake", EXERCISE.mistakes, ids=lambda m: m.key)
