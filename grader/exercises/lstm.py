@@ -1,0 +1,605 @@
+"""The LSTM exercise: names, sizes, cases, reference, rounding bound, shapes and mistakes.
+
+Students complete `manual_lstm()`, which reads the notebook's globals and returns
+`(output, (h_n, c_n))` exactly as `nn.LSTM(I, H)(sequence, (h_0, c_0))` would.
+Shapes: L time steps, N sequences in the batch, I input features, H hidden features; the four
+gates are stacked along the 4H axis of the weights in PyTorch's order i, f, g, o.
+
+The return is nested, which the pipeline's `Exercise` interface does not know yet: this module
+says how to flatten it (`flatten_returned`, run in the child) into `output_names`
+("output", "h_n", "c_n"), what each wrong nesting means (`STRUCTURE_STORIES`), how the points
+split (`SCORING_PARTS`), how to localise a mismatch (`localise`) and which kernels the run-time
+guard must replace (`GUARDED_KERNELS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from grader.exercises.base import Arrays, CasePlan, Exercise, Mistake, Sizes
+
+WEIGHTS = {  # notebook global -> nn.LSTM parameter
+    "w_ih_l0": "weight_ih_l0",
+    "w_hh_l0": "weight_hh_l0",
+    "b_ih_l0": "bias_ih_l0",
+    "b_hh_l0": "bias_hh_l0",
+}
+GATES = ("i", "f", "g", "o")  # PyTorch's order along the 4H axis
+OUTPUT_NAMES = ("output", "h_n", "c_n")  # the nested (output, (h_n, c_n)), flattened
+RETURNS = "(output, (h_n, c_n))"
+REFERENCE_NAME = "nn.LSTM"  # what compare.py's messages should name instead of nn.RNN
+NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
+UNIT_ROUNDOFF_F32 = 2.0**-24
+# sigmoid and tanh take values in (-1, 1); torch's float32 kernels, and 1 / (1 + exp(-z)) or
+# 2 * sigmoid(2z) - 1 written by hand, are within a few units of roundoff of 1 of the exact
+# value. The bound charges this much, absolute, per nonlinearity.
+NONLINEARITY_ULPS = 8.0
+
+
+def _distinct(rng: np.random.Generator, low: int, high: int, avoid: int) -> int:
+    choices = [v for v in range(low, high + 1) if v != avoid]
+    return int(rng.choice(choices))
+
+
+def _draw_one_step(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 7))
+    return {"L": 1, "N": 1, "I": _distinct(rng, 2, 7, hidden), "H": hidden}
+
+
+def _draw_batch_of_steps_one(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 6))
+    return {"L": 1, "N": int(rng.integers(2, 6)), "I": _distinct(rng, 2, 6, hidden), "H": hidden}
+
+
+def _draw_one_sequence(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 6))
+    return {"L": int(rng.integers(4, 9)), "N": 1, "I": _distinct(rng, 2, 6, hidden), "H": hidden}
+
+
+def _draw_batch_longer(rng: np.random.Generator) -> dict[str, int]:
+    steps = int(rng.integers(2, 5))
+    hidden = int(rng.integers(3, 7))
+    return {"L": steps, "N": int(rng.integers(steps + 1, 8)),
+            "I": _distinct(rng, 2, 7, hidden), "H": hidden}
+
+
+def _draw_wide_hidden(rng: np.random.Generator) -> dict[str, int]:
+    steps = int(rng.integers(3, 8))
+    return {"L": steps, "N": _distinct(rng, 2, 5, steps), "I": int(rng.integers(2, 7)),
+            "H": int(rng.integers(8, 17))}
+
+
+# zero_h0 means both initial states, h_0 and c_0, are zero.
+CASE_PLANS = (
+    CasePlan("the notebook's own sizes", NOTEBOOK_SIZES, lambda rng: dict(NOTEBOOK_SIZES)),
+    CasePlan("one time step, one sequence", {"L": 1, "N": 1, "I": 3, "H": 2}, _draw_one_step),
+    CasePlan("one time step, a batch of sequences, zero initial states",
+             {"L": 1, "N": 4, "I": 2, "H": 3}, _draw_batch_of_steps_one, zero_h0=True),
+    CasePlan("one long sequence", {"L": 7, "N": 1, "I": 2, "H": 5}, _draw_one_sequence),
+    CasePlan("more sequences than time steps, zero initial states",
+             {"L": 2, "N": 5, "I": 6, "H": 3}, _draw_batch_longer, zero_h0=True),
+    CasePlan("a wide hidden state", {"L": 4, "N": 2, "I": 3, "H": 10}, _draw_wide_hidden),
+)
+
+
+def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
+    """Weights drawn like nn.LSTM's own initialisation (uniform in ±1/√H), a normal sequence,
+    h_0 and c_0 (both zero when `zero_h0`); float32."""
+    rng = np.random.default_rng(seed)
+    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
+    bound = 1.0 / np.sqrt(hidden)
+    shapes = {"w_ih_l0": (4 * hidden, inputs), "w_hh_l0": (4 * hidden, hidden),
+              "b_ih_l0": (4 * hidden,), "b_hh_l0": (4 * hidden,)}
+    arrays = {name: rng.uniform(-bound, bound, size=shape).astype(np.float32)
+              for name, shape in shapes.items()}
+    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
+    for state in ("h_0", "c_0"):  # (1, N, H) each
+        drawn = np.zeros((1, batch, hidden)) if zero_h0 else rng.standard_normal((1, batch, hidden))
+        arrays[state] = drawn.astype(np.float32)
+    return arrays
+
+
+def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
+    steps, batch, features = inputs["sequence"].shape
+    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[1]}
+
+
+def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """nn.LSTM itself, in float64, on the case's float32 values."""
+    import torch
+
+    sizes = sizes_of(inputs)
+    lstm = torch.nn.LSTM(sizes["I"], sizes["H"], num_layers=1).double()
+    with torch.no_grad():
+        for global_name, parameter in WEIGHTS.items():
+            getattr(lstm, parameter).copy_(torch.from_numpy(inputs[global_name].astype(np.float64)))
+        sequence, h_0, c_0 = (torch.from_numpy(inputs[name].astype(np.float64))
+                              for name in ("sequence", "h_0", "c_0"))
+        output, (h_n, c_n) = lstm(sequence, (h_0, c_0))  # (L, N, H), (1, N, H), (1, N, H)
+    return {"output": output.numpy(), "h_n": h_n.numpy(), "c_n": c_n.numpy()}
+
+
+# --- The float32 rounding bound -------------------------------------------------------------
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+
+
+def _sigmoid_slope(z: np.ndarray) -> np.ndarray:
+    s = _sigmoid(z)
+    return s * (1.0 - s)
+
+
+def _tanh_slope(z: np.ndarray) -> np.ndarray:
+    return 1.0 - np.tanh(z) ** 2
+
+
+def _through(function, slope, z: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """φ(z) and the error bound of the computed φ(ẑ), |ẑ - z| <= error: φ is monotone with
+    its steepest slope at 0, so the largest slope within `error` of z is at |z| - error."""
+    nearest_to_zero = np.maximum(np.abs(z) - error, 0.0)
+    return function(z), slope(nearest_to_zero) * error + NONLINEARITY_ULPS * UNIT_ROUNDOFF_F32
+
+
+def _gamma(n: int) -> float:
+    return n * UNIT_ROUNDOFF_F32 / (1 - n * UNIT_ROUNDOFF_F32)
+
+
+def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """Element-wise bound on the rounding error of any float32 evaluation of the LSTM.
+
+    Exact values (float64) and error bounds e_h, e_c are carried step by step; ^ marks a
+    computed value, |x̂| <= |x| + e_x.
+
+    * Gates. Each of the 4H pre-activations z sums n = I + H + 2 terms (products and the two
+      biases); in any summation order, blocked, fused or with FMA, the rounding adds at most
+      γ_n·Σ|terms| (Higham, Accuracy and Stability, 3.1), the terms taken with |ĥ|; the error
+      already in ĥ adds e_h·|W_hh|ᵀ.
+    * Nonlinearities. sigmoid (slope σ(1-σ) <= 1/4) and tanh (slope 1 - tanh² <= 1) are
+      monotone and steepest at 0: an error e in z moves the value by at most e times the
+      largest slope within e of z. Evaluating them adds NONLINEARITY_ULPS·u (values in (-1, 1)).
+    * Cell. c' = f⊙c + i⊙g: the products of perturbed factors err by (|f|+e_f)·e_c + |c|·e_f
+      and (|i|+e_i)·e_g + |g|·e_i; two products and a sum add γ_2·(|f̂ĉ| + |îĝ|).
+    * Hidden state. h' = o⊙tanh(c'): (|o|+e_o)·e_tanh + |tanh c'|·e_o, plus one rounding
+      u·|ôt̂|; tanh(c') goes through the nonlinearity rule with e_c'.
+
+    Returns the bound of each output element; h_n and c_n are the last step's e_h and e_c.
+    """
+    sizes = sizes_of(inputs)
+    hidden, u = sizes["H"], UNIT_ROUNDOFF_F32
+    gamma_n, gamma_2 = _gamma(sizes["I"] + hidden + 2), _gamma(2)
+    x = inputs["sequence"].astype(np.float64)  # (L, N, I)
+    w_ih, w_hh, b_ih, b_hh = (inputs[name].astype(np.float64) for name in WEIGHTS)
+    abs_w_ih, abs_w_hh, abs_bias = np.abs(w_ih), np.abs(w_hh), np.abs(b_ih) + np.abs(b_hh)
+    h = inputs["h_0"][0].astype(np.float64)  # (N, H)
+    c = inputs["c_0"][0].astype(np.float64)  # (N, H)
+    e_h, e_c = np.zeros_like(h), np.zeros_like(c)
+    bounds = np.zeros((sizes["L"], sizes["N"], hidden))  # (L, N, H)
+    for t in range(sizes["L"]):
+        z = x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (N, 4H)
+        magnitude = np.abs(x[t]) @ abs_w_ih.T + abs_bias + (np.abs(h) + e_h) @ abs_w_hh.T
+        e_z = gamma_n * magnitude + e_h @ abs_w_hh.T  # (N, 4H)
+        blocks = {gate: slice(k * hidden, (k + 1) * hidden) for k, gate in enumerate(GATES)}
+        i, e_i = _through(_sigmoid, _sigmoid_slope, z[:, blocks["i"]], e_z[:, blocks["i"]])
+        f, e_f = _through(_sigmoid, _sigmoid_slope, z[:, blocks["f"]], e_z[:, blocks["f"]])
+        g, e_g = _through(np.tanh, _tanh_slope, z[:, blocks["g"]], e_z[:, blocks["g"]])
+        o, e_o = _through(_sigmoid, _sigmoid_slope, z[:, blocks["o"]], e_z[:, blocks["o"]])
+        forget_term = (f + e_f) * (np.abs(c) + e_c)  # |f̂ ĉ| at most
+        input_term = (i + e_i) * (np.abs(g) + e_g)  # |î ĝ| at most
+        e_c = (f + e_f) * e_c + np.abs(c) * e_f + (i + e_i) * e_g + np.abs(g) * e_i \
+            + gamma_2 * (forget_term + input_term)
+        c = f * c + i * g  # (N, H)
+        squashed, e_squashed = _through(np.tanh, _tanh_slope, c, e_c)
+        e_h = (o + e_o) * e_squashed + np.abs(squashed) * e_o \
+            + u * (o + e_o) * (np.abs(squashed) + e_squashed)
+        h = o * squashed  # (N, H)
+        bounds[t] = e_h
+    return {"output": bounds, "h_n": e_h[None], "c_n": e_c[None]}
+
+
+# --- Shapes --------------------------------------------------------------------------------
+
+def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
+    if name == "output":
+        return (sizes["L"], sizes["N"], sizes["H"])
+    return (1, sizes["N"], sizes["H"])
+
+
+def describe_sizes(sizes: Sizes) -> str:
+    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
+
+
+def _output_stories(steps: int, batch: int, hidden: int) -> list[tuple[tuple[int, ...], str]]:
+    return [
+        ((batch, steps, hidden), "batch and time are swapped. sequence is (L, N, I), time first "
+         "(nn.LSTM's default batch_first=False), and output keeps that order."),
+        ((steps, 1, batch, hidden), "each step's h kept the (1, N, H) shape of h_0: start from "
+         "h_0[0] and c_0[0], which are (N, H), so that stacking the L states gives (L, N, H)."),
+        ((steps, batch, 4 * hidden), "these are the 4H gate pre-activations (i, f, g, o side by "
+         "side), not the hidden states: output holds h_t = o ⊙ tanh(c_t), H features per step."),
+        ((steps, batch, 3 * hidden), "3H features: three of the four gate blocks. The 4H "
+         "pre-activations split into four blocks of H (i, f, g, o); output holds h_t only."),
+        ((steps, batch, 2 * hidden), "2H features: h_t and c_t side by side (or two directions). "
+         "output holds only the hidden states h_t; c_t is returned once, as c_n."),
+        ((steps, 2, batch, hidden), "h_t and c_t stacked at every step: output holds only the "
+         "hidden states h_t; the last cell state is returned as c_n."),
+        ((2, steps, batch, hidden), "two sequences of states stacked (h and c?): output holds "
+         "only the hidden states h_t."),
+        ((steps * batch, hidden), "the steps are joined along the first axis (torch.cat): "
+         "stack the L states of shape (N, H) on a new first axis (torch.stack) instead."),
+        ((steps - 1, batch, hidden), "one time step is missing: the loop should visit all L "
+         "steps."),
+        ((steps + 1, batch, hidden), "one step too many: output starts with the state after "
+         "reading x_0, not with h_0."),
+    ]
+
+
+def _state_stories(name: str, steps: int, batch: int,
+                   hidden: int) -> list[tuple[tuple[int, ...], str]]:
+    state = "hidden state h" if name == "h_n" else "cell state c"
+    return [
+        ((batch, hidden), f"the leading axis is missing: {name} is (num_layers, N, H) = "
+         f"(1, N, H), the last {state} with a first axis of size 1 ({name[0]}.unsqueeze(0))."),
+        ((batch, 1, hidden), f"the axis of size 1 is in the wrong place: {name} is (1, N, H) "
+         "(unsqueeze(0), not unsqueeze(1))."),
+        ((1, 1, batch, hidden), f"one axis of size 1 too many: the {state} was already "
+         f"(1, N, H) before it was unsqueezed; {name} is (1, N, H)."),
+        ((hidden, batch), "units and sequences are swapped: a state is (N, H), computed as "
+         "x_t @ W.T, not W @ x_t."),
+        ((1, hidden, batch), "units and sequences are swapped: a state is (N, H), computed as "
+         "x_t @ W.T, not W @ x_t."),
+        ((steps, batch, hidden), f"this holds every step; {name} holds only the last "
+         f"{state}" + (", output[-1:]." if name == "h_n" else ".")),
+        ((1, batch, 4 * hidden), f"these are the 4H gate pre-activations; {name} holds the "
+         f"last {state}, H features."),
+        ((batch, 4 * hidden), f"these are the 4H gate pre-activations; {name} holds the last "
+         f"{state}, shape (1, N, H)."),
+        ((2, batch, hidden), f"two states stacked (h and c?): {name} is only the last {state}, "
+         "(1, N, H); return h_n and c_n separately, as the pair (h_n, c_n)."),
+        ((1, batch, 2 * hidden), f"h and c side by side: {name} is only the last {state}; "
+         "return h_n and c_n separately, as the pair (h_n, c_n)."),
+        ((batch, 2 * hidden), f"h and c side by side: {name} is only the last {state}, "
+         "(1, N, H); return h_n and c_n separately, as the pair (h_n, c_n)."),
+    ]
+
+
+def _shape_stories(name: str, sizes: Sizes) -> dict[tuple[int, ...], str]:
+    """Known wrong shapes and what each one usually means, most specific first (where two
+    stories give the same shape at these sizes, the first is told; the right shape has none)."""
+    steps, batch, hidden = sizes["L"], sizes["N"], sizes["H"]
+    stories = _output_stories(steps, batch, hidden) if name == "output" else \
+        _state_stories(name, steps, batch, hidden)
+    expected = expected_shape(name, sizes)
+    found: dict[tuple[int, ...], str] = {}
+    for shape, story in stories:
+        if shape != expected and min(shape) > 0:
+            found.setdefault(shape, story)
+    return found
+
+
+def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
+    """Say why `got` is not the expected shape, as precisely as the shape allows."""
+    stories = _shape_stories(name, sizes)
+    if got in stories:
+        return stories[got]
+    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
+    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
+        return ("this is the shape for the notebook's own sizes "
+                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
+                "sequence.shape and H from w_hh_l0.shape[1] (or the size globals), so the "
+                "function works for any sizes.")
+    return "compare each axis with the shapes in the notebook's explanation."
+
+
+# --- Scoring parts, the nested return, localisation ----------------------------------------
+
+SCORING_PARTS = {"output": ("output",), "h_n": ("h_n",), "c_n": ("c_n",)}
+"""The parts each returned tensor is scored in, one point share each: a case's points split
+equally over the three parts (output, h_n, c_n), so a right output and h_n with a wrong c_n
+earn two thirds. `split_halves` returns exactly these parts."""
+
+
+def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """The scoring part of a correctly shaped result: the tensor itself, named after it (h_n
+    and c_n without their leading axis of size 1, so an element reads "sequence, unit")."""
+    return {name: values if name == "output" else values[0]}
+
+
+STRUCTURE_STORIES = {
+    "not_a_tuple": "manual_lstm must return a tuple (output, (h_n, c_n)), as nn.LSTM does.",
+    "flat_triple": "manual_lstm returned three items side by side, (output, h_n, c_n); nn.LSTM "
+    "returns two: output and the pair (h_n, c_n). Write `return output, (h_n, c_n)`.",
+    "state_is_tensor": "the second item is a single tensor; nn.LSTM's second item is the pair "
+    "(h_n, c_n). Returning only h_n (as nn.RNN does), or h_n and c_n stacked into one tensor, "
+    "are the usual causes: write `return output, (h_n, c_n)`.",
+    "state_first": "the pair (h_n, c_n) came first; output comes first: write "
+    "`return output, (h_n, c_n)`.",
+    "state_not_pair": "the second item must be the pair (h_n, c_n), a tuple of two tensors.",
+    "wrong_length": "manual_lstm must return two items, output and the pair (h_n, c_n): "
+    "`return output, (h_n, c_n)`.",
+}
+"""What each wrong nesting of the returned value means, keyed by what `flatten_returned`
+reports. Fixed text: the child only chooses a key, so these are safe to show in hidden cases."""
+
+
+def flatten_returned(returned: object) -> tuple[object, object, object] | str:
+    """Run in the child: `(output, (h_n, c_n))` -> `(output, h_n, c_n)`, in `OUTPUT_NAMES`
+    order, or the key in `STRUCTURE_STORIES` of the wrong nesting it is. Tuples and lists are
+    both accepted at either level, as the current child accepts either for a pair. Whether the
+    three items are tensors is left to the caller's usual checks (positions 0, 1, 2)."""
+    import torch
+
+    pair = (tuple, list)
+    if not isinstance(returned, pair):
+        return "not_a_tuple"
+    if len(returned) == 3 and not isinstance(returned[1], pair):
+        return "flat_triple"
+    if len(returned) != 2:
+        return "wrong_length"
+    first, second = returned
+    if isinstance(first, pair) and len(first) == 2 and isinstance(second, torch.Tensor):
+        return "state_first"
+    if isinstance(second, torch.Tensor):
+        return "state_is_tensor"
+    if not isinstance(second, pair) or len(second) != 2:
+        return "state_not_pair"
+    return first, second[0], second[1]
+
+
+def localise(checks: Sequence, steps: int) -> list[str]:
+    """Where an LSTM's result departs, given the `OutputCheck`s of output, h_n and c_n (what
+    diagnose.localise does for the bidirectional RNN, in this exercise's words)."""
+    by_name = {check.name: check for check in checks}
+    lines = []
+    output = by_name.get("output")
+    if output is not None and output.halves_ok and not output.ok:
+        step = output.first_divergence.get("output")
+        if step == 0:
+            lines.append("output goes wrong at its very first step (t = 0): look at one step's "
+                         "gates, biases and activations.")
+        elif step is not None:
+            lines.append(f"output is right up to t = {step - 1} and goes wrong from t = {step}: "
+                         "look at what one step hands to the next (h and c).")
+    if not all(name in by_name and by_name[name].halves_ok for name in OUTPUT_NAMES):
+        return lines
+    ok = {name: by_name[name].ok for name in OUTPUT_NAMES}
+    if ok["output"] and not ok["h_n"]:
+        lines.append("output is right but h_n is not: h_n is the hidden state after the last "
+                     "step, output[-1:], of shape (1, N, H).")
+    if ok["output"] and ok["h_n"] and not ok["c_n"]:
+        lines.append("output and h_n are right but c_n is not: c_n is the cell state c after "
+                     f"the last step (t = {steps - 1}), before tanh, not h.")
+    if not ok["output"] and ok["h_n"] and ok["c_n"]:
+        lines.append("h_n and c_n are right but output is not: output[t] holds h_t, the hidden "
+                     "state after reading x_t, in time order.")
+    return lines
+
+
+# --- The student's side: globals for one case (runs in the child process) ------------------
+
+def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
+    """The notebook's globals for one case, with a fresh `lstm` holding the case's weights."""
+    import torch
+
+    lstm = torch.nn.LSTM(sizes["I"], sizes["H"], num_layers=1)
+    with torch.no_grad():
+        for global_name, parameter in WEIGHTS.items():
+            getattr(lstm, parameter).copy_(torch.from_numpy(arrays[global_name]))
+    namespace: dict[str, object] = {
+        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
+        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": 1,
+        "lstm": lstm,
+        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
+        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (1, N, H)
+        "c_0": torch.from_numpy(arrays["c_0"].copy()),  # (1, N, H)
+    }
+    namespace.update({name: getattr(lstm, parameter) for name, parameter in WEIGHTS.items()})
+    return namespace
+
+
+def by_hand_lstm(input, hx, params, has_biases: bool, num_layers: int, dropout: float,
+                 train: bool, bidirectional: bool, batch_first: bool):
+    """aten::lstm.input computed by hand, for the run-time guard to register in place of the
+    fused kernel (so that `lstm(sequence, (h_0, c_0))` at the notebook's top level still
+    works while every call is counted). Handles layers, directions and proj_size."""
+    import torch
+
+    x = input.transpose(0, 1) if batch_first else input  # (L, N, I)
+    directions = 2 if bidirectional else 1
+    per_direction = len(params) // (num_layers * directions)
+    projected = per_direction in (3, 5)  # weight_hr after the weights and biases
+    finals_h, finals_c = [], []
+    for layer in range(num_layers):
+        halves = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            w_ih, w_hh, *rest = params[index * per_direction:(index + 1) * per_direction]
+            b_ih, b_hh = rest[:2] if has_biases else (0.0, 0.0)
+            w_hr = rest[-1] if projected else None
+            h, c = hx[0][index], hx[1][index]  # (N, H_out), (N, H)
+            states: list = [h] * x.shape[0]
+            for t in (range(x.shape[0] - 1, -1, -1) if direction else range(x.shape[0])):
+                i, f, g, o = (x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                if w_hr is not None:
+                    h = h @ w_hr.T
+                states[t] = h
+            halves.append(torch.stack(states))  # (L, N, H_out)
+            finals_h.append(h)
+            finals_c.append(c)
+        x = torch.cat(halves, dim=2)  # (L, N, D*H_out)
+    output = x.transpose(0, 1) if batch_first else x
+    return output, torch.stack(finals_h), torch.stack(finals_c)
+
+
+GUARDED_KERNELS = {"lstm.input": by_hand_lstm}
+"""aten kernels the run-time guard should replace by these by-hand equivalents (counting each
+call), as it does rnn_tanh and rnn_relu today. `lstm.data` (packed sequences), `lstm_cell` and
+`mkldnn_rnn_layer` should simply be refused (counted and raising), like `rnn_tanh.data`."""
+REFUSED_KERNELS = ("lstm.data", "lstm_cell", "_thnn_fused_lstm_cell", "mkldnn_rnn_layer")
+
+
+# --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
+
+IN_ORDER = (0, 1, 2, 3)  # which 4H block the student reads as i, f, g and o
+
+
+def _lstm(inputs: Mapping[str, np.ndarray], *, blocks: tuple[int, ...] = IN_ORDER,
+          gate_activation=_sigmoid, g_activation=np.tanh, keep_b_ih: bool = True,
+          keep_b_hh: bool = True, use_h0: bool = True, use_c0: bool = True,
+          cell_from_h: bool = False, forget_on_input: bool = False,
+          tanh_on_cell: bool = True, carry_cell: bool = True,
+          states_swapped: bool = False, c_n_squashed: bool = False) -> Arrays:
+    """An LSTM with the variations students get wrong; all defaults: the right one."""
+    w_ih, w_hh, b_ih, b_hh = (inputs[name].astype(np.float64) for name in WEIGHTS)
+    hidden = w_hh.shape[1]
+    read_as = np.concatenate([np.arange(k * hidden, (k + 1) * hidden) for k in blocks])
+    # The input terms of every step at once, the gate blocks in the order the student reads
+    # them: columns 0:H are what it takes for i, H:2H for f, 2H:3H for g, 3H:4H for o.
+    inputs_term = inputs["sequence"].astype(np.float64) @ w_ih[read_as].T \
+        + keep_b_ih * b_ih[read_as] + keep_b_hh * b_hh[read_as]  # (L, N, 4H)
+    w_hh_t = w_hh[read_as].T  # (H, 4H)
+    h = inputs["h_0"][0].astype(np.float64) * use_h0  # (N, H)
+    c_start = inputs["c_0"][0].astype(np.float64) * use_c0  # (N, H)
+    c = c_start
+    states = np.zeros(inputs_term.shape[:2] + (hidden,))  # (L, N, H)
+    for t in range(inputs_term.shape[0]):
+        z = inputs_term[t] + h @ w_hh_t  # (N, 4H)
+        gates = gate_activation(z)  # i, f and o from this, g below
+        i, f, o = gates[:, :hidden], gates[:, hidden:2 * hidden], gates[:, 3 * hidden:]
+        g = g_activation(z[:, 2 * hidden:3 * hidden])
+        previous = c if carry_cell else c_start
+        if cell_from_h:
+            previous = h
+        c = f * g + i * previous if forget_on_input else f * previous + i * g
+        h = o * (np.tanh(c) if tanh_on_cell else c)
+        states[t] = h
+    h_n, c_n = (c, h) if states_swapped else (h, np.tanh(c) if c_n_squashed else c)
+    return {"output": states, "h_n": h_n[None], "c_n": c_n[None]}
+
+
+MIN_VISIBLE = 1e-3
+"""A mistake whose result differs from the right one by less than this everywhere is no
+evidence either way (`compute` returns None): h_0 ignored when h_0 is zero, the cell state not
+carried when L = 1, c_n after tanh when every |c| is small... Correct float32 code can only
+match a prediction within 5 tolerances plus 1e-5·|value| of the reference (its own error,
+then the diagnosis' slack of 4 tolerances and 1e-5 relative); the tolerance stays below 4e-5
+over 1,000 seeds and values below 10: 1e-3 is far beyond that, and far below what a mistake
+that shows changes (0.01 to 1)."""
+
+
+_last_right: tuple[tuple[np.ndarray, ...], Arrays] | None = None
+
+
+def _right(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """The right answer, kept for the last inputs seen: the catalogue is weighed mistake after
+    mistake on one case's inputs. Keyed on the arrays themselves (held, so never recycled)."""
+    global _last_right
+    arrays = tuple(inputs[name] for name in (*WEIGHTS, "sequence", "h_0", "c_0"))
+    last = _last_right
+    if last is not None and all(a is b for a, b in zip(last[0], arrays, strict=True)):
+        return last[1]
+    answer = _lstm(inputs)
+    _last_right = (arrays, answer)
+    return answer
+
+
+def _mistake(key: str, title: str, hint: str, **variant) -> Mistake:
+    def compute(inputs: Mapping[str, np.ndarray]) -> Arrays | None:
+        wrong, right = _lstm(inputs, **variant), _right(inputs)
+        visible = max(float(np.max(np.abs(wrong[name] - right[name]))) for name in right)
+        return wrong if visible >= MIN_VISIBLE else None
+
+    return Mistake(key, title, hint, compute)
+
+
+def _tanh_all(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z)
+
+
+GATE_ORDER_HINT = ("nn.LSTM stacks the four gate blocks of its weights in the order i, f, g, o "
+                   "(input, forget, cell candidate, output): rows 0:H are i, H:2H f, 2H:3H g and "
+                   "3H:4H o.")
+MISTAKES = (
+    _mistake("gate_order_ifog", "gate blocks read as i, f, o, g (the order of some textbooks)",
+             GATE_ORDER_HINT, blocks=(0, 1, 3, 2)),
+    _mistake("gate_order_igfo", "gate blocks read as i, g, f, o (TensorFlow's LSTMBlockCell "
+             "order)", GATE_ORDER_HINT, blocks=(0, 2, 1, 3)),
+    _mistake("gate_order_iofg", "gate blocks read as i, o, f, g (ONNX's order)",
+             GATE_ORDER_HINT, blocks=(0, 2, 3, 1)),
+    _mistake("g_sigmoid", "sigmoid on the cell candidate g (sigmoid on all four blocks)",
+             "i, f and o are gates in (0, 1) (sigmoid), but the cell candidate g is in (-1, 1): "
+             "g = tanh(...).", g_activation=_sigmoid),
+    _mistake("activations_swapped", "tanh on the gates i, f, o and sigmoid on g",
+             "The gates i, f and o go through sigmoid; only the cell candidate g goes through "
+             "tanh.", gate_activation=_tanh_all, g_activation=_sigmoid),
+    _mistake("cell_from_h", "the cell state updated from h instead of c (c' = f ⊙ h + i ⊙ g)",
+             "The forget gate scales the previous cell state: c_t = f ⊙ c_{t-1} + i ⊙ g, with "
+             "c starting at c_0[0], not the hidden state h.", cell_from_h=True),
+    _mistake("cell_not_carried", "the cell state not carried over (every step starts from c_0)",
+             "Each step's new cell state c_t is the previous one for the next step; check that "
+             "the variable you update is the one the next step reads.", carry_cell=False),
+    _mistake("forget_on_input", "the forget gate applied to the candidate (c' = f ⊙ g + i ⊙ c)",
+             "c_t = f ⊙ c_{t-1} + i ⊙ g: the forget gate keeps part of the old cell state, the "
+             "input gate lets in part of the candidate g.", forget_on_input=True),
+    _mistake("h_without_tanh", "h_t = o ⊙ c_t, without tanh",
+             "The new hidden state squashes the cell state first: h_t = o ⊙ tanh(c_t).",
+             tanh_on_cell=False),
+    _mistake("missing_b_ih", "the input bias b_ih left out",
+             "Each step adds two biases to the gates: b_ih with the input term and b_hh with "
+             "the hidden term. Look at the input-to-hidden term.", keep_b_ih=False),
+    _mistake("missing_b_hh", "the hidden bias b_hh left out",
+             "Each step adds two biases to the gates: b_ih with the input term and b_hh with "
+             "the hidden term. Look at the hidden-to-hidden term.", keep_b_hh=False),
+    _mistake("missing_both_biases", "both biases left out",
+             "nn.LSTM adds b_ih and b_hh (each 4H long, one entry per gate unit) to the gates.",
+             keep_b_ih=False, keep_b_hh=False),
+    _mistake("h0_ignored", "h_0 ignored (the hidden state starts at zero)",
+             "The first step reads h_0[0] as the previous hidden state.", use_h0=False),
+    _mistake("c0_ignored", "c_0 ignored (the cell state starts at zero)",
+             "The first step reads c_0[0] as the previous cell state.", use_c0=False),
+    _mistake("states_swapped", "h_n and c_n swapped",
+             "nn.LSTM returns (output, (h_n, c_n)): the hidden state first, then the cell state.",
+             states_swapped=True),
+    _mistake("c_n_after_tanh", "c_n taken after tanh (tanh(c) instead of c)",
+             "c_n is the cell state itself after the last step; tanh(c) is only used inside "
+             "h_t = o ⊙ tanh(c_t).", c_n_squashed=True),
+)
+
+RECURRENT_BUILTINS = (  # every recurrent built-in, by the names a function body can use
+    "nn.RNN", "torch.nn.RNN", "RNN", "nn.GRU", "torch.nn.GRU", "GRU", "RNNBase",
+    "nn.RNNCell", "torch.nn.RNNCell", "nn.GRUCell", "torch.nn.GRUCell", "nn.LSTMCell",
+    "torch.nn.LSTMCell", "torch.rnn_tanh", "torch.rnn_relu", "torch.rnn_tanh_cell",
+    "torch.rnn_relu_cell", "torch.gru", "torch.gru_cell", "torch.lstm_cell",
+    "_VF", "_VariableFunctions", "_thnn_fused_lstm_cell", "torch.mkldnn_rnn_layer",
+    "torch.ops.aten.lstm", "torch.ops.aten.lstm_cell",
+)
+FORBIDDEN_CALLS = ("nn.LSTM", "torch.nn.LSTM", "LSTM", "lstm", "lstm.forward", "torch.lstm",
+                   *RECURRENT_BUILTINS)
+
+EXERCISE = Exercise(
+    name="lstm",
+    function="manual_lstm",
+    output_names=OUTPUT_NAMES,
+    notebook_sizes=NOTEBOOK_SIZES,
+    case_plans=CASE_PLANS,
+    make_inputs=make_inputs,
+    reference=reference,
+    rounding_bound=rounding_bound,
+    expected_shape=expected_shape,
+    explain_shape=explain_shape,
+    split_halves=split_halves,
+    describe_sizes=describe_sizes,
+    child_module=__name__,
+    nbgrader_grade_cell="test_manual_lstm",
+    mistakes=MISTAKES,
+    forbidden_calls=FORBIDDEN_CALLS,
+    forbidden_message="manual_lstm must compute the LSTM by hand; calling the built-in LSTM "
+    "(the lstm module, nn.LSTM, nn.LSTMCell, torch.lstm or torch._VF) or any other recurrent "
+    "built-in is not allowed.",
+    half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit"),
+               "c_n": ("sequence", "unit")},
+)
