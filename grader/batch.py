@@ -21,7 +21,7 @@ from typing import Any
 from grader import report, resume
 from grader.discover import Submission
 from grader.html_report import write_feedback
-from grader.pipeline import GradingPlan, grade_submission
+from grader.pipeline import GradingPlan, Plans, grade_submission, plan_of
 from grader.results import SEVERAL_NOTEBOOKS, CaseResult, SubmissionResult
 
 
@@ -37,19 +37,20 @@ def results_path(out: Path, submission: Submission) -> Path:
     return out / submission.name / report.RESULTS_FILE
 
 
-def plan_batch(submissions: Sequence[Submission], plan: GradingPlan, out: Path,
+def plan_batch(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path,
                force: bool) -> resume.ResumePlan:
     """Which submissions of this batch to grade now, and why; which results to keep."""
     return resume.plan_resume(submissions, lambda s: resume.read_recorded(results_path(out, s)),
-                              Submission.digest, fingerprint(plan), force)
+                              Submission.digest, lambda s: fingerprint(plan_of(plan, s)), force)
 
 
-def batch_results(submissions: Sequence[Submission], plan: GradingPlan,
+def batch_results(submissions: Sequence[Submission], plan: GradingPlan | Plans,
                   out: Path) -> list[tuple[str, dict[str, Any]]]:
     """The current result of each submission of this batch that has one: (name, results.json).
     A result left from other settings or another notebook is not this batch's."""
-    expected, current = fingerprint(plan), []
+    current = []
     for submission in submissions:
+        expected = fingerprint(plan_of(plan, submission))
         try:
             data = json.loads(results_path(out, submission).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -99,23 +100,24 @@ class _TrackingContext:
         return getattr(self._context, name)
 
 
-def grade_batch(submissions: Sequence[Submission], plan: GradingPlan, context: Any, out: Path,
-                jobs: int, on_done: Callable[[SubmissionResult], None]) -> None:
-    """Grade in `jobs` parallel children; write each result as soon as it is known.
-    Raises BatchInterrupted on Ctrl+C, once the children in flight have ended."""
-    plan.warm_up()  # what every submission shares is prepared before the threads start
+def grade_batch(submissions: Sequence[Submission], plans: GradingPlan | Plans, context: Any,
+                out: Path, jobs: int, on_done: Callable[[SubmissionResult], None]) -> None:
+    """Grade in `jobs` parallel children, each submission on its exercise's plan; write each
+    result as soon as it is known. Raises BatchInterrupted on Ctrl+C, once the children in
+    flight have ended."""
+    plans.warm_up()  # what every submission shares is prepared before the threads start
     tracking, stop, busy = _TrackingContext(context), threading.Event(), _Count()
-    expected = fingerprint(plan)
 
     def grade_one(submission: Submission) -> SubmissionResult | None:
         with busy:
             if stop.is_set():
                 return None
+            plan = plan_of(plans, submission)
             digest = submission.digest()
             result = _grade(submission, plan, tracking)
             if stop.is_set():
                 return None  # ended by Ctrl+C: not this submission's result
-            provenance = {"notebook_sha256": digest, **expected}
+            provenance = {"notebook_sha256": digest, **fingerprint(plan)}
             report.write_results(out / submission.name, result, provenance)
             write_feedback(out / submission.name, result, plan.exercise)
             return result

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader import batch, report
 from grader.discover import Submission
 from grader.html_report import write_class_report
-from grader.pipeline import GradingPlan
+from grader.pipeline import GradingPlan, Plans
 from grader.results import SubmissionResult
 from grader.sandbox import worker_context
 from grader.terminal import print_batch_summary
@@ -28,7 +28,7 @@ INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl+C
 LISTED = 10  # names shown in a warning before "and N more"
 
 
-def run(submissions: Sequence[Submission], plan: GradingPlan, out: Path, jobs: int,
+def run(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path, jobs: int,
         force: bool, quiet: bool, workers: str = "warm") -> None:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     _warn_about_choices(submissions, console)
@@ -52,7 +52,7 @@ def run(submissions: Sequence[Submission], plan: GradingPlan, out: Path, jobs: i
         raise SystemExit(INTERRUPTED_EXIT)
 
 
-def _grade_with_progress(todo: list[Submission], plan: GradingPlan, context: Any, out: Path,
+def _grade_with_progress(todo: list[Submission], plan: GradingPlan | Plans, context: Any, out: Path,
                          jobs: int, quiet: bool, console: Console) -> None:
     if quiet:
         batch.grade_batch(todo, plan, context, out, jobs, lambda result: None)
@@ -84,7 +84,7 @@ def _line_printer(total: int, console: Console) -> Callable[[SubmissionResult], 
 
 
 def _report(submissions: Sequence[Submission], recorded: list[tuple[str, dict[str, Any]]],
-            plan: GradingPlan, out: Path, console: Console) -> None:
+            plan: GradingPlan | Plans, out: Path, console: Console) -> None:
     foreign = batch.foreign_results(submissions, out)
     if foreign:
         console.print("[yellow]warning:[/] " + escape(
@@ -94,7 +94,8 @@ def _report(submissions: Sequence[Submission], recorded: list[tuple[str, dict[st
     _warn_about_review(recorded, console)
     rows = report.summary_rows(recorded)
     summary = report.write_summary(out, rows)
-    class_html, class_csv = write_class_report(out, plan.exercise, recorded)
+    exercises = plan.exercises if isinstance(plan, Plans) else [plan.exercise]
+    class_html, class_csv = write_class_report(out, exercises, recorded)
     print_batch_summary(report.batch_statistics(rows), Console(highlight=False))
     console.print(f"results and feedback.html in {out}/<submission>/; gradebook {summary}; "
                   f"class report {class_html} ({class_csv.name})")

@@ -288,12 +288,24 @@ class Student:
         except BaseException as error:  # noqa: BLE001 - SystemExit and friends are answers too
             return {"error": self.describe_exception(error),
                     "builtin_calls": self.guard.calls - calls_before}
-        answer = self.encode_returned(returned)
+        flatten = getattr(exercise, "flatten_returned", None)
+        answer = self.encode_returned(returned, flatten, message.get("count", 2))
         answer["builtin_calls"] = self.guard.calls - calls_before
         return answer
 
-    def encode_returned(self, returned: object) -> dict[str, Any]:
-        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
+    def encode_returned(self, returned: object, flatten: Any = None,
+                        count: int = 2) -> dict[str, Any]:
+        """The returned tensors, encoded: `count` of them side by side, or for a nested return
+        what the exercise's `flatten_returned` makes of it (a str: the wrong nesting's key)."""
+        if flatten is not None:
+            try:  # the student's objects: their own __len__ or __iter__ may raise
+                flat = flatten(returned)
+            except Exception as error:  # noqa: BLE001 - told like the function's own error
+                return {"error": self.describe_exception(error)}
+            if isinstance(flat, str):
+                return {"error": {"kind": "structure", "key": flat}}
+            returned = flat
+        elif not isinstance(returned, (tuple, list)) or len(returned) != count:
             length = len(returned) if isinstance(returned, (tuple, list)) else None
             return {"error": {"kind": "not_pair", "type": type(returned).__name__,
                               "length": length}}

@@ -1,4 +1,7 @@
-"""The command line: `rnn-grader check`, `grade`, `assign` and `gradescope`.
+"""The command line: `rnn-grader check`, `grade`, `assign`, `gradescope` and `exercises`.
+
+Every command works for every installed exercise (grader/exercises): `check` and `grade` find
+each notebook's exercise by the rule in grader/exercises/detect.py, or take `--exercise NAME`.
 
 Bad input of every kind (a missing or unreadable path, nothing to grade, --out naming a file, a
 missing secret, a broken config) ends in one line that says what to do and exit status 2, never
@@ -102,25 +105,80 @@ def _config(config_path: Path | None, **flags) -> Config:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rnn-grader")
 def main() -> None:
-    """Grade hand-written bidirectional RNNs in Jupyter notebooks."""
+    """Grade recurrent networks written by hand in Jupyter notebooks."""
+
+
+def _exercise_option(command):
+    return click.option(
+        "--exercise", "exercise_name", metavar="NAME", default=None,
+        help="The exercise to grade against (`rnn-grader exercises` lists them); default: "
+             "found from each notebook (the manual_* function it defines, its nbgrader grade "
+             "ids, its file name).")(command)
+
+
+def _exercise(name: str):
+    """The installed exercise called `name`, or a usage error naming the installed ones."""
+    from grader import exercises
+
+    try:
+        return exercises.get(name)
+    except exercises.ExerciseError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def _undetected(notebook: Path) -> str:
+    from grader import exercises
+
+    functions = ", ".join(f"{one.function}()" for one in exercises.installed().values())
+    return (f"cannot tell which exercise {notebook} is for: it defines none of {functions} "
+            "(or several), and neither its nbgrader cells nor its file name name one; pass "
+            f"--exercise NAME (installed: {', '.join(exercises.names())}).")
+
+
+@main.command("exercises")
+def list_exercises() -> None:
+    """List the installed exercises: name, function, notebook, module."""
+    from grader import exercises
+
+    rows = [("exercise", "function", "notebook", "module", "what")]
+    for name in exercises.names():
+        try:
+            one = exercises.get(name)
+        except exercises.ExerciseError as error:
+            rows.append((name, "-", "-", exercises.target(name), f"cannot load: {error}"))
+            continue
+        rows.append((name, f"{one.function}()", one.notebook, exercises.target(name),
+                     one.summary))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+                   + ("  " + row[4] if row[4] else "").rstrip())
 
 
 @main.command()
 @click.argument("notebook", type=click.Path(path_type=Path))
+@_exercise_option
 @_config_options
-def check(notebook: Path, config_path: Path | None, **flags) -> None:
+def check(notebook: Path, exercise_name: str | None, config_path: Path | None, **flags) -> None:
     """Self-check NOTEBOOK on the public cases (exit 0 when all pass)."""
+    from grader import exercises
     from grader.cases import public_cases
-    from grader.exercises import EXERCISE
+    from grader.exercises.detect import detect
     from grader.pipeline import GradingPlan, grade_submission
     from grader.sandbox import worker_context
     from grader.terminal import print_check
 
     config = _config(config_path, **flags)
+    exercise = _exercise(exercise_name) if exercise_name else None
     _checkable(notebook)
+    if exercise is None:
+        found = detect(notebook, exercises.installed())
+        if found is None:
+            raise UsageProblem(_undetected(notebook))
+        exercise = _exercise(found)
     # The student's own code on public cases: the sandbox is put up as far as the machine
     # allows, and a missing layer does not stop a self-check.
-    plan = GradingPlan(EXERCISE, public_cases(EXERCISE), config, allow_weak=True)
+    plan = GradingPlan(exercise, public_cases(exercise), config, allow_weak=True)
     # Public cases only and no secret here: fork this process, torch already imported.
     result = grade_submission(notebook, notebook.stem, plan, worker_context("fork"))
     print_check(result, Console(highlight=False))
@@ -200,11 +258,12 @@ def _read_secret(secret_file: Path | None) -> bytes:
 @click.option("--workers", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
               help="warm: fork each submission from one preloaded worker; cold: a fresh "
               "interpreter per submission (slower, for comparison).")
+@_exercise_option
 @_config_options
 def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | None,
           secret_file: Path | None, jobs: int | None, force: bool, quiet: bool,
-          allow_weak_isolation: bool, workers: str, config_path: Path | None,
-          **flags) -> None:
+          allow_weak_isolation: bool, workers: str, exercise_name: str | None,
+          config_path: Path | None, **flags) -> None:
     """Grade notebooks (or folders of them) on the hidden cases, into --out; or an nbgrader
     course's submissions with --nbgrader COURSE_DIR ASSIGNMENT."""
     if course is None and (not paths or out is None):
@@ -213,25 +272,30 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     if course is not None and (paths or out is not None):
         raise UsageProblem("--nbgrader grades the course's submitted/ folder: give no "
                            "PATHs and no --out with it.")
-    from grader import resume
+    from grader import exercises, resume
     from grader.cases import SecretError, hidden_cases
-    from grader.exercises import EXERCISE
-    from grader.pipeline import GradingPlan
+    from grader.pipeline import GradingPlan, Plans
 
+    forced = _exercise(exercise_name) if exercise_name else None
     secret = _read_secret(secret_file)
     config = _config(config_path, **flags)
     _require_walls(allow_weak_isolation)
-    submissions = _discover(paths, out, EXERCISE.name) if course is None else []
+    if course is None:
+        submissions = _with_exercises(_discover(paths, out, exercises.names()), forced)
+        wanted = list(dict.fromkeys(submission.exercise for submission in submissions))
+    else:
+        submissions, wanted = [], [(forced or _course_exercise(*course)).name]
     try:
-        cases = hidden_cases(EXERCISE, secret, config.scoring.hidden_cases)
+        cases = {name: hidden_cases(_exercise(name), secret, config.scoring.hidden_cases)
+                 for name in wanted}
     except SecretError as error:
         raise UsageProblem(str(error)) from None
     secret_id = resume.secret_id(secret)
     del secret
     jobs = jobs or os.cpu_count() or 1
     if course is not None:
-        _grade_course(course, cases, config, secret_id, jobs, force, secret_file,
-                      allow_weak_isolation)
+        _grade_course(course, _exercise(wanted[0]), cases[wanted[0]], config, secret_id, jobs,
+                      force, secret_file, allow_weak_isolation)
         return
     from grader import batch_cli
 
@@ -242,12 +306,55 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
         raise UsageProblem(f"cannot create --out {out}: {error.strerror}; give a folder you "
                            "can write to.") from None
     protected = tuple(str(p.resolve()) for p in (*paths, out, secret_file) if p is not None)
-    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected, secret_id=secret_id,
-                       allow_weak=allow_weak_isolation)
-    batch_cli.run(submissions, plan, out, jobs, force, quiet, workers)
+    plans = Plans({name: GradingPlan(_exercise(name), cases[name], config,
+                                     protected_paths=protected, secret_id=secret_id,
+                                     allow_weak=allow_weak_isolation) for name in wanted})
+    batch_cli.run(submissions, plans, out, jobs, force, quiet, workers)
 
 
-def _discover(paths: tuple[Path, ...], out: Path | None, assignment: str) -> list[Submission]:
+def _with_exercises(submissions: list[Submission], forced) -> list[Submission]:
+    """Each submission with its exercise: --exercise; else found from its notebook
+    (grader/exercises/detect.py); else the exercise most of the batch's others are for (the
+    first installed one on a tie, or when none is found at all)."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from grader import exercises
+    from grader.exercises.detect import detect
+
+    if forced is not None:
+        return [replace(submission, exercise=forced.name) for submission in submissions]
+    installed = exercises.installed()
+    found = [detect(submission.path, installed) if submission.path.is_file()
+             else submission.exercise or None for submission in submissions]
+    counts = Counter(name for name in found if name)
+    order = list(installed)
+    fallback = max(counts, key=lambda name: (counts[name], -order.index(name))) if counts \
+        else order[0]
+    return [replace(submission, exercise=name or fallback)
+            for submission, name in zip(submissions, found, strict=True)]
+
+
+def _course_exercise(course_dir: Path, assignment: str):
+    """An nbgrader assignment's exercise: the one whose notebook its source (or release)
+    folder holds, else the one named like the assignment; else a usage error."""
+    from grader import exercises
+
+    names = exercises.names()
+    for step in ("source", "release"):
+        folder = course_dir / step / assignment
+        found = [name for name in names if (folder / f"{name}.ipynb").is_file()]
+        if len(found) == 1:
+            return _exercise(found[0])
+    if assignment in names:
+        return _exercise(assignment)
+    raise UsageProblem(f"cannot tell which exercise nbgrader assignment {assignment!r} is: "
+                       f"{course_dir}/source/{assignment}/ holds no single exercise notebook "
+                       f"({', '.join(name + '.ipynb' for name in names)}); pass --exercise NAME.")
+
+
+def _discover(paths: tuple[Path, ...], out: Path | None,
+              assignment: str | list[str]) -> list[Submission]:
     """The batch's submissions, or a usage error (nothing to grade, unreadable, --out a file)."""
     from grader.discover import DiscoveryError, discover
 
@@ -272,9 +379,8 @@ def _require_walls(allow_weak: bool) -> None:
                    err=True)
 
 
-def _grade_course(course: tuple[Path, str], cases, config: Config, secret_id: str, jobs: int,
-                  force: bool, secret_file: Path | None, allow_weak: bool) -> None:
-    from grader.exercises import EXERCISE
+def _grade_course(course: tuple[Path, str], exercise, cases, config: Config, secret_id: str,
+                  jobs: int, force: bool, secret_file: Path | None, allow_weak: bool) -> None:
     _require_nbgrader()
     from grader.batch import BatchInterrupted
     from grader.nbgrader_course import CourseError, grade_course
@@ -283,13 +389,14 @@ def _grade_course(course: tuple[Path, str], cases, config: Config, secret_id: st
 
     course_dir, assignment = course
     protected = tuple(str(p.resolve()) for p in (course_dir, secret_file) if p is not None)
-    plan = GradingPlan(EXERCISE, cases, config, protected_paths=protected, secret_id=secret_id,
+    plan = GradingPlan(exercise, cases, config, protected_paths=protected, secret_id=secret_id,
                        allow_weak=allow_weak)
     try:
         done = grade_course(course_dir, assignment, plan, worker_context("warm"), jobs,
                             lambda r: click.echo(f"{r.name}: {r.score:g}/{r.max_score:g} "
                                                  f"({r.status})", err=True),
-                            force=force, on_plan=lambda text: click.echo(text, err=True))
+                            notebook=exercise.name, force=force,
+                            on_plan=lambda text: click.echo(text, err=True))
     except CourseError as error:
         raise UsageProblem(str(error)) from None
     except BatchInterrupted:
@@ -317,7 +424,7 @@ def assign(solution: Path, out: Path) -> None:
 
 
 @main.command()
-@click.argument("assignment", default="bidirectional_rnn")
+@click.argument("assignment", default="bidirectional_rnn", metavar="EXERCISE")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Where to write the archive (autograder.zip).")
 @click.option("--secret-file", type=click.Path(path_type=Path),
@@ -326,20 +433,18 @@ def assign(solution: Path, out: Path) -> None:
               help="grader.toml to bake into the archive.")
 def gradescope(assignment: str, out: Path, secret_file: Path | None,
                config_path: Path | None) -> None:
-    """Build Gradescope's autograder archive for ASSIGNMENT."""
+    """Build Gradescope's autograder archive for EXERCISE (`rnn-grader exercises`)."""
     import grader
-    from grader.exercises import EXERCISES
     from grader.gradescope import ArchiveError, build_archive
     from grader.report import write_bytes_atomic
 
-    if assignment not in EXERCISES:
-        raise UsageProblem(f"unknown assignment {assignment!r}; known: "
-                           f"{', '.join(EXERCISES)}")
+    exercise = _exercise(assignment)
     secret = _read_secret(secret_file)
     if config_path is not None:
         _config(config_path)  # refuse a broken configuration now, not on Gradescope
     try:
-        data = build_archive(Path(grader.__file__).resolve().parent.parent, secret, config_path)
+        data = build_archive(Path(grader.__file__).resolve().parent.parent, secret, config_path,
+                             exercise.name)
     except ArchiveError as error:
         raise UsageProblem(f"{error}; build the archive from a clone of rnn-grader "
                            "installed with `pip install -e .`") from None
@@ -352,12 +457,14 @@ def gradescope(assignment: str, out: Path, secret_file: Path | None,
 @click.option("--root", type=click.Path(path_type=Path), default=Path("/autograder"))
 def gradescope_run(root: Path) -> None:
     """Inside Gradescope: grade root/submission into root/results/results.json."""
-    from grader.exercises import EXERCISE
     from grader.gradescope import run_autograder
 
     config_file = root / "source" / "grader.toml"
+    named = root / "source" / "exercise"  # written by `rnn-grader gradescope NAME`
+    exercise = _exercise(named.read_text(encoding="utf-8").strip() if named.is_file()
+                         else "bidirectional_rnn")
     config = _config(config_file if config_file.is_file() else None)
     if not (root / "source" / "secret").is_file():
         raise UsageProblem(f"{root}/source/secret is missing; rebuild the archive with "
                            "`rnn-grader gradescope`.")
-    run_autograder(root, EXERCISE, config)
+    run_autograder(root, exercise, config)

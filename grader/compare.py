@@ -1,10 +1,10 @@
 """Compare what the child returned with the reference, the way pytest.approx reports it.
 
 Validation comes first (dtype, shape, finite values), then an element-wise comparison with the
-reference's tolerance, split into the exercise's halves (forward and reverse) for partial
-credit.
+reference's tolerance, split into the exercise's parts (`split_halves`: forward and reverse,
+each layer and direction, or the tensor whole) for partial credit.
 
-Public cases show a table of values (yours, nn.RNN's, the difference). Hidden cases reveal
+Public cases show a table of values (yours, the reference's, the difference). Hidden cases reveal
 nothing about their inputs: a mismatch is located (tensor, direction, time step, sequence,
 unit) and sized in bands relative to the tolerance; never a value, a difference or a ratio.
 A zeros answer therefore learns nothing of |expected|, and even the error ratios kept for the
@@ -67,15 +67,15 @@ def check_output(exercise: Exercise, name: str, got: np.ndarray, torch_dtype: st
     check.first_divergence = {half: _first_bad_step(part, half) for half, part in halves.items()
                               if name == "output"}
     if not wrong.any():
-        check.summary = f"{where}: matches nn.RNN " + (
+        check.summary = f"{where}: matches {exercise.reference_name} " + (
             "(within the tolerance)." if hidden else f"(largest difference {error.max():.1e}).")
         return check
     if hidden:
-        check.summary = _hidden_summary(where, values, ratio, wrong)
+        check.summary = _hidden_summary(where, values, ratio, wrong, exercise.reference_name)
         check.details = _hidden_table(exercise, name, values, ratio, wrong)
     else:
-        check.summary = _mismatch_summary(where, values, error, wrong)
-        check.details = _mismatch_table(values, expected, error, wrong)
+        check.summary = _mismatch_summary(where, values, error, wrong, exercise.reference_name)
+        check.details = _mismatch_table(values, expected, error, wrong, exercise.reference_name)
     return check
 
 
@@ -101,8 +101,9 @@ def _shown_shape(exercise: Exercise, shape: tuple[int, ...], sizes: dict[str, in
     shape is the child's choice, and an arbitrary one could carry numbers out)."""
     if not hidden:
         return str(tuple(shape))
-    known = {0, 1, 2} | {n * size for size in (*sizes.values(), *exercise.notebook_sizes.values())
-                         for n in (1, 2, 4)}
+    known = {0, 1, 2, *exercise.structural_sizes} | {
+        n * size for size in (*sizes.values(), *exercise.notebook_sizes.values())
+        for n in exercise.shape_multiples}
     if len(shape) <= MAX_SHOWN_DIMENSIONS and all(n in known for n in shape):
         return str(tuple(shape))
     dimensions = str(len(shape)) if len(shape) <= MAX_SHOWN_DIMENSIONS else \
@@ -111,12 +112,13 @@ def _shown_shape(exercise: Exercise, shape: tuple[int, ...], sizes: dict[str, in
 
 
 def _mismatch_summary(where: str, values: np.ndarray, error: np.ndarray,
-                      wrong: np.ndarray) -> str:
+                      wrong: np.ndarray, reference_name: str) -> str:
     non_finite = _non_finite(where, values)
     if non_finite:
         return non_finite
     worst = np.unravel_index(int(np.argmax(error)), error.shape)
-    return (f"{where}: {int(wrong.sum())} of {values.size} values differ from nn.RNN; largest "
+    return (f"{where}: {int(wrong.sum())} of {values.size} values differ from {reference_name}; "
+            f"largest "
             f"difference {error.max():.3g} at index {list(map(int, worst))}.")
 
 
@@ -129,9 +131,9 @@ def _non_finite(where: str, values: np.ndarray) -> str:
 
 
 def _mismatch_table(values: np.ndarray, expected: np.ndarray, error: np.ndarray,
-                    wrong: np.ndarray) -> list[str]:
+                    wrong: np.ndarray, reference_name: str) -> list[str]:
     rows = np.argwhere(wrong)[:TABLE_ROWS]
-    lines = ["index            yours        nn.RNN       difference"]
+    lines = [f"index            yours        {reference_name:12} difference"]
     lines += [f"{str(list(map(int, at))):16} {values[tuple(at)]:<12.6g} "
               f"{expected[tuple(at)]:<12.6g} {error[tuple(at)]:.3g}" for at in rows]
     if wrong.sum() > TABLE_ROWS:
@@ -140,7 +142,7 @@ def _mismatch_table(values: np.ndarray, expected: np.ndarray, error: np.ndarray,
 
 
 def _hidden_summary(where: str, values: np.ndarray, ratio: np.ndarray,
-                    wrong: np.ndarray) -> str:
+                    wrong: np.ndarray, reference_name: str) -> str:
     """How many values are off and by how much, in bands; no value, difference or position
     of a largest one (with a zeros answer that would point at the largest |expected|)."""
     non_finite = _non_finite(where, values)
@@ -149,7 +151,8 @@ def _hidden_summary(where: str, values: np.ndarray, ratio: np.ndarray,
     counts = np.bincount(bands(ratio[wrong]), minlength=len(BAND_NAMES))
     by_band = ", ".join(f"{count} by {BAND_NAMES[band]}" for band, count in enumerate(counts)
                         if band and count)
-    return f"{where}: {int(wrong.sum())} of {values.size} values differ from nn.RNN: {by_band}."
+    return (f"{where}: {int(wrong.sum())} of {values.size} values differ from "
+            f"{reference_name}: {by_band}.")
 
 
 def _hidden_table(exercise: Exercise, name: str, values: np.ndarray, ratio: np.ndarray,

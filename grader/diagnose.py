@@ -80,7 +80,7 @@ KNOWN_EXCEPTIONS = frozenset(
     name for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, BaseException)) | frozenset(
     ("StdinNotImplementedError", "OutOfMemoryError", "LinAlgError", "AxisError"))
-# Types told in hidden cases when the function returns something else than two tensors.
+# Types told in hidden cases when the function returns something else than its tensors.
 KNOWN_TYPES = frozenset(
     name for name, value in vars(builtins).items()
     if isinstance(value, type) and not issubclass(value, BaseException)) | frozenset(
@@ -91,7 +91,8 @@ HIDDEN_MESSAGE = ("hidden case: its message is not shown, as it could hold the h
 
 
 def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int,
-                      hidden: bool = False, cells: Mapping[int, str] | None = None) -> str:
+                      hidden: bool = False, cells: Mapping[int, str] | None = None,
+                      returns: str = "its result") -> str:
     """A failed call in words. In a hidden case nothing of the exception's message is told
     (it may hold the hidden inputs), only its type and the notebook's own cell, line and code
     (checked against `cells`)."""
@@ -100,7 +101,7 @@ def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int,
         return (f"{function} is not implemented yet: replace `raise NotImplementedError()` in "
                 "its cell with your code.")
     if kind == "SystemExit":
-        return f"{function} called sys.exit(); return (output, h_n) instead."
+        return f"{function} called sys.exit(); return {returns} instead."
     if kind in ("EOFError", "StdinNotImplementedError"):
         return "input() cannot be answered while grading; remove calls to input()."
     if error.get("limit") == "output":
@@ -137,8 +138,14 @@ def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_
             got = f"{returned} of more than 9 items"
         else:
             got = f"{returned} of {length} items" if length is not None else returned
-        return (f"{function} must return a tuple of two tensors ({', '.join(names)}); it "
-                f"returned {got}.")
+        count = {2: "two", 3: "three"}.get(len(names), str(len(names)))
+        return (f"{function} must return a tuple of {count} tensors, "
+                f"{exercise.returns_text}; it returned {got}.")
+    if kind == "structure":
+        key = problem.get("key")
+        story = exercise.structure_stories.get(key) if isinstance(key, str) else None
+        return story or (f"{function} must return {exercise.returns_text}, as "
+                         f"{exercise.reference_name} does.")
     if kind == "not_tensor":
         return (f"{_item(names, problem.get('position'))} is "
                 f"{_type_name(problem.get('type'), hidden)}, not a torch.Tensor.")
@@ -149,7 +156,7 @@ def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_
                     "far smaller.")
         return (f"{name} has {elements} elements, more than the limit of {max_elements}; it "
                 "should be far smaller.")
-    return explain_exception(function, problem, memory_mb, hidden, cells)
+    return explain_exception(function, problem, memory_mb, hidden, cells, exercise.returns_text)
 
 
 def _name(names: tuple[str, ...], position: object) -> str:

@@ -5,12 +5,16 @@ The rule (README, "Names") looks at where each notebook is, never at what else i
 * everything under a sub-folder of a folder you give is one student's submission, named after
   that sub-folder, whatever the notebook is called (`submissions/alice/*.ipynb` -> `alice`);
 * a notebook lying directly in a folder you give, or given by itself, is named after its file
-  (`submissions/alice.ipynb` -> `alice`), unless it is the assignment's notebook
-  (`bidirectional_rnn.ipynb`, or a copy such as `bidirectional_rnn (1).ipynb`): then it is one
-  student's folder, named after the folder that holds it.
+  (`submissions/alice.ipynb` -> `alice`), unless it is an exercise's notebook
+  (`lstm.ipynb`, or a copy such as `lstm (1).ipynb`): then it is one student's folder, named
+  after the folder that holds it;
+* a folder holding the notebooks of several exercises (by their file names, as the folder is
+  on disk, whatever the batch) gives one submission per exercise, named
+  `<folder>__<exercise>` (`solutions/lstm.ipynb` next to `solutions/gru.ipynb` ->
+  `solutions__lstm`, `solutions__gru`), a student's folder as well as a folder you give.
 
-A student's folder holding several notebooks has the assignment's notebook graded and the others
-reported; when none is the assignment's, it is not graded and its result says why. Two different
+A student's folder holding several notebooks has its exercise's notebook graded and the others
+reported; when none is an exercise's, it is not graded and its result says why. Two different
 submissions that would share a name are a usage error, never a silent rename.
 """
 
@@ -20,7 +24,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 SUFFIX = ".ipynb"
@@ -38,6 +42,7 @@ class Submission:
     path: Path  # the notebook graded; with a problem, the student's folder
     others: tuple[Path, ...] = ()  # more notebooks in the student's folder, not graded
     problem: str = ""  # why nothing is graded (several notebooks, none the assignment's)
+    exercise: str = ""  # the exercise its file name names, if any (a hint: see detect.py)
 
     def digest(self) -> str:
         """SHA-256 of the notebook graded (of every notebook in the folder, with a problem)."""
@@ -68,21 +73,26 @@ def is_assignment_notebook(path: Path, assignment: str) -> bool:
     return re.fullmatch(pattern, path.name, flags=re.IGNORECASE) is not None
 
 
-def discover(paths: Sequence[Path], assignment: str,
+def discover(paths: Sequence[Path], exercises: Sequence[str] | str,
              exclude: Sequence[Path] = ()) -> list[Submission]:
-    """Every submission under `paths`, sorted by name; DiscoveryError when there is none."""
+    """Every submission under `paths`, sorted by name; DiscoveryError when there is none.
+    `exercises`: the installed exercises' names (their notebooks' names)."""
+    names = (exercises,) if isinstance(exercises, str) else tuple(exercises)
     skipped = {path.resolve() for path in exclude}
-    units: dict[Path, Unit] = {}  # the student's folder or lone notebook, resolved -> unit
+    units: dict[tuple[Path, str], Unit] = {}  # (folder or lone notebook, exercise) -> unit
     for given in paths:
-        for key, unit, notebook in _placed(given, assignment, skipped):
+        for notebook, key, unit in _placed(given, names, skipped):
             units.setdefault(key, unit).notebooks.setdefault(notebook.resolve(), notebook)
     if not units:
         shown = ", ".join(str(path) for path in paths)
         raise DiscoveryError(f"no notebooks (*{SUFFIX}) in {shown}: give the folder that holds "
                              "the students' folders or notebooks, or the notebooks themselves.")
     _refuse_shared_names(units)
-    submissions = [choose(unit.name, unit.folder, list(unit.notebooks.values()), assignment)
-                   for unit in units.values()]
+    submissions = []
+    for unit in units.values():
+        chosen = choose(unit.name, unit.folder, list(unit.notebooks.values()),
+                        unit.exercise or names)
+        submissions.append(replace(chosen, exercise=unit.exercise or _named(chosen.path, names)))
     return sorted(submissions, key=lambda submission: submission.name)
 
 
@@ -92,26 +102,61 @@ class Unit:
 
     name: str
     folder: Path
+    exercise: str = ""  # the exercise this unit is for, when file names tell
     notebooks: dict[Path, Path] = field(default_factory=dict)  # resolved -> as found
 
 
-def _placed(given: Path, assignment: str,
-            skipped: set[Path]) -> Iterator[tuple[Path, Unit, Path]]:
-    """(unit key, unit, notebook) for each notebook under `given`."""
+def _named(path: Path, names: Sequence[str]) -> str:
+    """The exercise whose notebook `path` is, by its file name ("" for none)."""
+    return next((name for name in names if is_assignment_notebook(path, name)), "")
+
+
+def _exercises_in(folder: Path, names: Sequence[str]) -> list[str]:
+    """The exercises whose notebooks lie directly in `folder`, as it is on disk."""
+    try:
+        found = {_named(path, names) for path in folder.iterdir()
+                 if path.name.endswith(SUFFIX) and path.is_file()}
+    except OSError:
+        return []
+    return [name for name in names if name in found]
+
+
+def _student_units(folder: Path, name: str, names: Sequence[str],
+                   notebooks: list[Path]) -> Iterator[tuple[Path, tuple[Path, str], Unit]]:
+    """A student's folder: one unit, or one per exercise when its notebooks are several
+    exercises' (a notebook of no exercise goes with each, to be reported)."""
+    named = {_named(notebook, names) for notebook in notebooks} - {""}
+    if len(named) < 2:
+        unit = Unit(name, folder, next(iter(named), ""))
+        for notebook in notebooks:
+            yield notebook, (folder.resolve(), ""), unit
+        return
+    for exercise in sorted(named, key=names.index):
+        unit = Unit(safe_name(f"{name}__{exercise}"), folder, exercise)
+        for notebook in notebooks:
+            if _named(notebook, names) in (exercise, ""):
+                yield notebook, (folder.resolve(), exercise), unit
+
+
+def _placed(given: Path, names: Sequence[str],
+            skipped: set[Path]) -> Iterator[tuple[Path, tuple[Path, str], Unit]]:
+    """(notebook, unit key, unit) for each notebook under `given`."""
     if given.is_dir():
+        students: dict[str, list[Path]] = {}
         for notebook in _walk(given, skipped):
             parts = notebook.relative_to(given).parts
             if len(parts) > 1:  # inside a student's folder
-                folder = given / parts[0]
-                yield folder.resolve(), Unit(safe_name(parts[0]), folder), notebook
+                students.setdefault(parts[0], []).append(notebook)
             else:
-                yield _lone(notebook, assignment)
+                yield _lone(notebook, names)
+        for folder, notebooks in students.items():
+            yield from _student_units(given / folder, safe_name(folder), names, notebooks)
     elif given.is_file():
         if given.suffix != SUFFIX:
             raise DiscoveryError(f"{given} is not a notebook ({SUFFIX}); give notebooks or the "
                                  "folders that hold them.")
         readable(given)
-        yield _lone(given, assignment)
+        yield _lone(given, names)
     elif given.exists() or given.is_symlink():
         raise DiscoveryError(f"cannot read {given}: it is neither a file nor a folder (or a "
                              "broken link); give notebooks or the folders that hold them.")
@@ -119,11 +164,15 @@ def _placed(given: Path, assignment: str,
         raise DiscoveryError(f"{given} does not exist; check the path.")
 
 
-def _lone(notebook: Path, assignment: str) -> tuple[Path, Unit, Path]:
-    if is_assignment_notebook(notebook, assignment):
+def _lone(notebook: Path, names: Sequence[str]) -> tuple[Path, tuple[Path, str], Unit]:
+    exercise = _named(notebook, names)
+    if exercise:
         folder = notebook.resolve().parent
-        return folder, Unit(safe_name(folder.name), notebook.parent), notebook
-    return notebook.resolve(), Unit(safe_name(notebook.stem), notebook.parent), notebook
+        name = safe_name(folder.name)
+        if len(_exercises_in(folder, names)) > 1:
+            name = safe_name(f"{folder.name}__{exercise}")
+        return notebook, (folder, exercise), Unit(name, notebook.parent, exercise)
+    return notebook, (notebook.resolve(), ""), Unit(safe_name(notebook.stem), notebook.parent)
 
 
 def _walk(root: Path, skipped: set[Path]) -> Iterator[Path]:
@@ -154,9 +203,9 @@ def readable(path: Path) -> None:
                              "it out.") from None
 
 
-def _refuse_shared_names(units: dict[Path, Unit]) -> None:
+def _refuse_shared_names(units: dict[tuple[Path, str], Unit]) -> None:
     by_name: dict[str, list[Path]] = {}
-    for key, unit in units.items():
+    for (key, _), unit in units.items():
         by_name.setdefault(unit.name, []).append(key)
     for name, keys in by_name.items():
         if len(keys) > 1:
@@ -167,16 +216,19 @@ def _refuse_shared_names(units: dict[Path, Unit]) -> None:
                 "them in separate runs with different --out folders.")
 
 
-def choose(name: str, folder: Path, notebooks: list[Path], assignment: str) -> Submission:
-    """The notebook graded in one student's folder, and the ones left aside."""
+def choose(name: str, folder: Path, notebooks: list[Path],
+           assignment: str | Sequence[str]) -> Submission:
+    """The notebook graded in one student's folder, and the ones left aside. `assignment`:
+    the exercise's notebook name, or several when the folder's exercise is not known yet."""
     notebooks = sorted(notebooks)
     if len(notebooks) == 1:
         return Submission(name, notebooks[0])
+    wanted = (assignment,) if isinstance(assignment, str) else tuple(assignment)
 
     def rank(path: Path) -> tuple[int, int]:
-        exact = path.name == f"{assignment}{SUFFIX}"
-        return (0 if exact else 1 if is_assignment_notebook(path, assignment) else 2,
-                len(path.parts))
+        exact = any(path.name == f"{one}{SUFFIX}" for one in wanted)
+        copy = any(is_assignment_notebook(path, one) for one in wanted)
+        return (0 if exact else 1 if copy else 2, len(path.parts))
 
     ranked = sorted(notebooks, key=rank)
     best = ranked[0]
@@ -185,4 +237,5 @@ def choose(name: str, folder: Path, notebooks: list[Path], assignment: str) -> S
     shown = ", ".join(os.path.relpath(path, folder) for path in notebooks)
     return Submission(name, folder, tuple(notebooks), problem=(
         f"Not graded: your folder holds {len(notebooks)} notebooks ({shown}) and the grader "
-        f"cannot tell which one to grade. Submit only {assignment}{SUFFIX}."))
+        f"cannot tell which one to grade. Submit only "
+        f"{' or '.join(one + SUFFIX for one in wanted)}."))

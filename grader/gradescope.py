@@ -62,8 +62,9 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) ->
     archive.writestr(info, data)
 
 
-def build_archive(project: Path, secret: bytes, config_path: Path | None) -> bytes:
-    """The autograder zip, with the grader's package copied from `project`."""
+def build_archive(project: Path, secret: bytes, config_path: Path | None,
+                  exercise: str = "bidirectional_rnn") -> bytes:
+    """The autograder zip for `exercise`, with the grader's package copied from `project`."""
     package = project / "grader"
     if not (package / "__init__.py").is_file():
         raise ArchiveError(f"{project} does not hold the grader's source (grader/__init__.py)")
@@ -72,6 +73,7 @@ def build_archive(project: Path, secret: bytes, config_path: Path | None) -> byt
         _add(archive, "setup.sh", SETUP_SH.encode(), 0o755)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
         _add(archive, "secret", secret + b"\n", 0o600)
+        _add(archive, "exercise", exercise.encode() + b"\n")
         if config_path is not None:
             _add(archive, "grader.toml", config_path.read_bytes())
         for path in sorted(package.rglob("*")):

@@ -58,18 +58,36 @@ def _failing_output(case: CaseResult):
                  and not c.ok), None)
 
 
-def _heat_map_png(error_ratio: np.ndarray) -> str:
-    """log10(error / tolerance) over features (rows, reverse half on top) and time steps
+def output_separators(exercise: Exercise | None, features: int) -> list[int]:
+    """Where one part of output's features ends and the next begins (the bidirectional RNN's
+    halves: [H]; one part: none), from the exercise's own parts of output."""
+    if exercise is None:
+        return [features // 2]
+    positions = np.broadcast_to(np.arange(features), (1, 1, features))
+    starts = {int(part.min()) for part in exercise.split_halves("output", positions).values()
+              if part.size}
+    return sorted(start for start in starts if 0 < start < features)
+
+
+def _separators(exercise: Exercise | None, check) -> list[int]:
+    return output_separators(exercise, check.error_ratio.shape[-1])
+
+
+def _heat_map_png(error_ratio: np.ndarray, separators: list[int] | None = None) -> str:
+    """log10(error / tolerance) over features (rows, last part on top) and time steps
     (columns), as a PNG drawn straight from the array: no axes or text to lay out, so a
-    batch of a thousand pays milliseconds, not minutes."""
+    batch of a thousand pays milliseconds, not minutes. A cyan line between output's parts
+    (`separators`, feature indices; default: between two halves)."""
     from matplotlib.image import imsave
 
-    ratio = np.nan_to_num(error_ratio.max(axis=1), nan=1e12, posinf=1e12)  # (L, 2H)
-    image = np.log10(np.maximum(ratio, 1e-3)).T[::-1]  # (2H, L), reverse half on top
+    ratio = np.nan_to_num(error_ratio.max(axis=1), nan=1e12, posinf=1e12)  # (L, F)
+    features = ratio.shape[1]
+    image = np.log10(np.maximum(ratio, 1e-3)).T[::-1]  # (F, L), last part on top
     cell = max(4, min(24, 240 // max(image.shape)))
     image = np.repeat(np.repeat(image, cell, axis=0), cell, axis=1)
-    middle = image.shape[0] // 2
-    image[middle - 1:middle + 1] = np.nan  # the line between the halves
+    for start in (separators if separators is not None else [features // 2]):
+        row = (features - start) * cell  # the image is flipped: feature `start` ends here
+        image[max(row - 1, 0):row + 1] = np.nan  # the line between two parts
     buffer = io.BytesIO()
     colours = matplotlib_colormap()
     imsave(buffer, np.ma.masked_invalid(image), cmap=colours, vmin=-3, vmax=6, format="png")
@@ -85,7 +103,7 @@ def matplotlib_colormap():
     return colours
 
 
-def error_heat_maps(cases: list[CaseResult]) -> str:
+def error_heat_maps(cases: list[CaseResult], exercise: Exercise | None = None) -> str:
     """A heat map per case whose output has the right shape but wrong values. Hidden cases'
     ratios were clipped to the bands by compare.py, so their maps have four colours only."""
     failing = [(case, check) for case in cases if (check := _failing_output(case)) is not None]
@@ -94,7 +112,9 @@ def error_heat_maps(cases: list[CaseResult]) -> str:
     panels = "".join(
         f"<figure><figcaption>Case {case.case.number} "
         f"(L={case.case.sizes['L']}): time steps 0..{case.case.sizes['L'] - 1} left to right"
-        f"</figcaption>{_heat_map_png(check.error_ratio)}</figure>"
+        f"</figcaption>"
+        f"{_heat_map_png(check.error_ratio, _separators(exercise, check))}"
+        f"</figure>"
         for case, check in failing)
     hidden = any(case.case.hidden for case, _ in failing)
     public = not all(case.case.hidden for case, _ in failing)
@@ -107,9 +127,20 @@ def error_heat_maps(cases: list[CaseResult]) -> str:
         scale.append(("In hidden cases colour" if public else "Colour") + " is only the "
                      "error's band, worst over the batch: black within the tolerance, purple up "
                      "to 10 times it, orange 10 to 1000 times, yellow more than 1000 times.")
-    return ("<h2>Where output departs from nn.RNN</h2><p>Each picture: time steps left to "
-            "right; the reverse half's features above the cyan line, the forward half's below. "
+    name = exercise.reference_name if exercise is not None else "the reference"
+    return (f"<h2>Where output departs from {escape(name)}</h2><p>Each picture: time steps "
+            f"left to right; {escape(_features_told(exercise))}. "
             + " ".join(scale) + "</p>" + panels)
+
+
+def _features_told(exercise: Exercise | None) -> str:
+    """How a heat map's rows are laid out, from output's parts."""
+    parts = ["forward", "reverse"] if exercise is None else \
+        list(exercise.split_halves("output", np.zeros((1, 1, 2))))
+    if len(parts) < 2:
+        return "output's features bottom to top"
+    return (f"output's features bottom to top, the {parts[0]} part first, cyan lines between "
+            f"its parts ({', '.join(parts)})")
 
 
 def _case_section(case: CaseResult, exercise: Exercise) -> str:
@@ -132,7 +163,7 @@ def write_feedback(folder: Path, result: SubmissionResult, exercise: Exercise) -
     body = [f"<h1>Feedback: {escape(result.name)}</h1>",
             f"<pre>{escape(overall_message(result))}</pre>"]
     body += [_case_section(case, exercise) for case in result.cases]
-    body.append(error_heat_maps(result.cases))
+    body.append(error_heat_maps(result.cases, exercise))
     path = folder / "feedback.html"
     write_atomic(path, _page(f"Feedback for {result.name}", "\n".join(body)))
     return path
@@ -143,6 +174,7 @@ def write_feedback(folder: Path, result: SubmissionResult, exercise: Exercise) -
 def class_numbers(recorded: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Scores, statuses and catalogued mistakes of a whole batch, from its results.json."""
     scores, statuses, mistakes, troubled = [], Counter(), Counter(), []
+    by_exercise: Counter[str] = Counter()  # "exercise/mistake", for a batch mixing exercises
     max_score = 0.0
     for folder, data in recorded:
         extra = data.get("extra_data", {})
@@ -150,19 +182,29 @@ def class_numbers(recorded: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         max_score = max(max_score, float(data.get("max_score", 0)))
         statuses[extra.get("status", "")] += 1
         mistakes.update(extra.get("mistakes", []))
+        by_exercise.update(f"{extra.get('exercise', '')}/{key}"
+                           for key in extra.get("mistakes", []))
         if extra.get("status") not in (GRADED, None):
             troubled.append((extra.get("submission", folder), extra.get("status"),
                              data.get("output", "").splitlines()[1:2]))
     return {"scores": scores, "max_score": max_score, "statuses": statuses,
-            "mistakes": mistakes, "troubled": troubled}
+            "mistakes": mistakes, "troubled": troubled, "by_exercise": by_exercise}
 
 
-def write_class_report(out: Path, exercise: Exercise,
+def write_class_report(out: Path, exercise: Exercise | list[Exercise],
                        recorded: list[tuple[str, dict[str, Any]]]) -> tuple[Path, Path]:
+    """class_report.csv and .html. A batch mixing exercises names each mistake
+    "exercise/key" ("exercise: title"), counted among that exercise's submissions."""
     numbers = class_numbers(recorded)
     rows = ["kind,name,count"]
     rows += [f"status,{status},{count}" for status, count in sorted(numbers["statuses"].items())]
-    titles = {mistake.key: mistake.title for mistake in exercise.mistakes}
+    exercises = exercise if isinstance(exercise, list) else [exercise]
+    if len(exercises) == 1:
+        titles = {mistake.key: mistake.title for mistake in exercises[0].mistakes}
+    else:
+        titles = {f"{one.name}/{mistake.key}": f"{one.name}: {mistake.title}"
+                  for one in exercises for mistake in one.mistakes}
+        numbers["mistakes"] = numbers["by_exercise"]
     rows += [f"mistake,{key},{numbers['mistakes'].get(key, 0)}" for key in titles]
     rows += [f"score,{score:g},{count}" for score, count in
              sorted(Counter(numbers["scores"]).items())]

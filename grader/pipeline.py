@@ -34,7 +34,7 @@ from grader.sandbox import Sandbox, SandboxFailure
 
 @dataclass(frozen=True)
 class PreparedCase:
-    """One case ready to grade: its inputs and nn.RNN's answer, in the grading process."""
+    """One case ready to grade: its inputs and the reference's answer, in the grading process."""
 
     case: Case
     inputs: Arrays
@@ -90,6 +90,27 @@ class GradingPlan:
     @property
     def max_score(self) -> float:
         return self.config.scoring.points_per_case * len(self.cases)
+
+
+class Plans(dict):
+    """A batch mixing exercises: one GradingPlan per exercise, by the exercise's name; each
+    submission is graded on the plan of its own exercise (`Submission.exercise`)."""
+
+    def of(self, submission) -> GradingPlan:
+        return self[submission.exercise]
+
+    def warm_up(self) -> None:
+        for plan in self.values():
+            plan.warm_up()
+
+    @property
+    def exercises(self) -> list[Exercise]:
+        return [plan.exercise for plan in self.values()]
+
+
+def plan_of(plans: GradingPlan | Plans, submission) -> GradingPlan:
+    """The plan `submission` is graded on: the only one, or its exercise's."""
+    return plans.of(submission) if isinstance(plans, Plans) else plans
 
 
 def notebook_sha256(path: Path) -> str:
@@ -181,7 +202,8 @@ def _cell_errors_message(ran: dict, exercise: Exercise, memory_mb: int) -> str:
         detail = (f"it ran out of memory (memory limit, {memory_mb} MB): look for tensors "
                   "that grow with every step")
     elif first.get("type") == "NotImplementedError":
-        detail = diagnose.explain_exception(exercise.function, first, 0)
+        detail = diagnose.explain_exception(exercise.function, first, 0,
+                                            returns=exercise.returns_text)
     else:
         message = (str(first.get("message", "")).strip().splitlines() or [""])[0]
         detail = f"{first.get('type')}: {message}"
@@ -234,12 +256,13 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
     exercise, limits, case = plan.exercise, plan.config.limits, prepared.case
     answer = sandbox.request(
         {"op": "call", "function": exercise.function, "exercise_module": exercise.child_module,
-         "sizes": case.sizes,
+         "count": len(exercise.output_names), "sizes": case.sizes,
          "arrays": prepared.wire_inputs},
         limits.call_seconds)
     sizes = f"[{exercise.describe_sizes(case.sizes)}] "
     if answer.get("builtin_calls") or answer.get("builtin_result"):
-        case_result.problem = sizes + "the built-in RNN was used to compute the result."
+        case_result.problem = sizes + (f"the built-in {exercise.reference_name} (or another "
+                                       "recurrent built-in) was used to compute the result.")
         case_result.outcome = results.FORBIDDEN
         return
     if "error" in answer:
@@ -258,9 +281,9 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
     case_result.checks = [
         check_output(exercise, name, values, dtype, prepared.reference, case.sizes, case.hidden)
         for name, (values, dtype) in returned.items()]
-    part = case_result.max_score / (2 * len(case_result.checks))
-    case_result.score = part * sum(ok for check in case_result.checks
-                                   for ok in check.halves_ok.values())
+    fraction = exercise.score_fraction({check.name: check.halves_ok
+                                        for check in case_result.checks})
+    case_result.score = round(case_result.max_score * fraction, 9)
     comparable = all(dtype in ACCEPTED_DTYPES for _, dtype in returned.values())
     if case_result.score < case_result.max_score and comparable:
         arrays = {name: values for name, (values, _) in returned.items()}
@@ -275,8 +298,9 @@ def _diagnose(exercise: Exercise, cases: list[CaseResult]) -> None:
         if case.problem is not None or case.passed:
             continue
         case.mistakes = [key for key in case.matched if key in consistent]
+        localise = exercise.localise or diagnose.localise
         case.diagnosis = diagnose.describe_mistakes(exercise, case.mistakes) \
-            or diagnose.localise(case.checks, case.case.sizes["L"])
+            or localise(case.checks, case.case.sizes["L"])
 
 
 def _decode_values(answer: dict, exercise: Exercise,

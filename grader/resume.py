@@ -115,12 +115,15 @@ class ResumePlan:
 
 
 def plan_resume(submissions: Iterable[Any], recorded_of: Callable[[Any], dict | None],
-                digest_of: Callable[[Any], str], expected: dict[str, str],
+                digest_of: Callable[[Any], str],
+                expected: dict[str, str] | Callable[[Any], dict[str, str]],
                 force: bool) -> ResumePlan:
-    """Sort submissions into kept and to grade (with the reason for each)."""
+    """Sort submissions into kept and to grade (with the reason for each). `expected`: the
+    fingerprint, or what gives each submission's (a batch mixing exercises)."""
     plan = ResumePlan()
     for submission in submissions:
-        reason = stale_reason(recorded_of(submission), digest_of(submission), expected)
+        wanted = expected(submission) if callable(expected) else expected
+        reason = stale_reason(recorded_of(submission), digest_of(submission), wanted)
         if reason is None and force:
             reason = "forced"
         if reason is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,10 +62,57 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     forbidden_calls: tuple[str, ...] = ()
     forbidden_message: str = ""
-    # What each axis of an output's half means ("time step", "unit"...), to locate an element.
+    # What each axis of an output's part means ("time step", "unit"...), to locate an element.
     half_axes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # --- Extensions with defaults: an exercise shaped like the bidirectional RNN needs none. ---
+    # What the messages call the reference ("nn.LSTM"): "matches nn.LSTM", "nn.LSTM's" column.
+    reference_name: str = "the reference"
+    # The return as students write it, for messages: "(output, (h_n, c_n))". Default: the
+    # output names as a flat tuple, "(output, h_n)".
+    returns: str = ""
+    # Points by part: (tensor, part, share of a case's points), the parts being those
+    # `split_halves` returns, shares summing to 1. Empty: every tensor weighs the same and
+    # each of its parts an equal share of it (two halves each: a quarter of the points).
+    scoring_parts: tuple[tuple[str, str, float], ...] = ()
+    # A nested return: the child module defines `flatten_returned(returned)` giving the
+    # tensors in `output_names` order, or a key of these stories saying what nesting it got.
+    structure_stories: Mapping[str, str] = field(default_factory=dict)
+    # Where a wrong result departs, from the case's OutputChecks and its L, when no catalogued
+    # mistake matches; None: diagnose.localise (each part of output, output against h_n).
+    localise: Callable[[Sequence, int], list[str]] | None = None
+    # Numbers a shape may hold besides multiples of the case's sizes (stacked h_n's 4 = layers
+    # x directions), so a wrong shape made of them is shown in hidden cases; and the
+    # multiples of a size worth showing (the LSTM's 3H and 4H gate blocks).
+    structural_sizes: tuple[int, ...] = ()
+    shape_multiples: tuple[int, ...] = (1, 2, 4)
+    # One line for `rnn-grader exercises` and the README's table.
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scoring_parts:
+            total = sum(share for _, _, share in self.scoring_parts)
+            if abs(total - 1.0) > 1e-9:
+                raise ValueError(f"{self.name}: scoring_parts' shares sum to {total}, not 1")
+            unknown = {tensor for tensor, _, _ in self.scoring_parts} - set(self.output_names)
+            if unknown:
+                raise ValueError(f"{self.name}: scoring_parts name unknown tensors {unknown}")
 
     @property
     def notebook(self) -> str:
         """The assignment's notebook file name."""
         return f"{self.name}.ipynb"
+
+    @property
+    def returns_text(self) -> str:
+        """How the function returns its result, as students write it."""
+        return self.returns or f"({', '.join(self.output_names)})"
+
+    def score_fraction(self, parts_ok: Mapping[str, Mapping[str, bool]]) -> float:
+        """The share of a case's points earned, from which parts of which tensors are right
+        (a tensor of the wrong shape has no parts, so earns nothing)."""
+        if self.scoring_parts:
+            return sum(share for tensor, part, share in self.scoring_parts
+                       if parts_ok.get(tensor, {}).get(part, False))
+        per_tensor = 1.0 / len(self.output_names)
+        return sum(per_tensor * sum(ok.values()) / len(ok)
+                   for name, ok in parts_ok.items() if ok and name in self.output_names)

@@ -373,4 +373,7 @@ EXERCISE = Exercise(
     "of torch's recurrent layers and kernels (the rnn module, nn.RNN, nn.GRU, nn.LSTM and their "
     "cells, torch.rnn_tanh, torch._VF...) is not allowed.",
     half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit")},
+    reference_name="nn.RNN",
+    returns="(output, h_n)",
+    summary="one-layer bidirectional RNN (tanh): nn.RNN(I, H, bidirectional=True)",
 )

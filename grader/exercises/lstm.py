@@ -5,11 +5,10 @@ Students complete `manual_lstm()`, which reads the notebook's globals and return
 Shapes: L time steps, N sequences in the batch, I input features, H hidden features; the four
 gates are stacked along the 4H axis of the weights in PyTorch's order i, f, g, o.
 
-The return is nested, which the pipeline's `Exercise` interface does not know yet: this module
-says how to flatten it (`flatten_returned`, run in the child) into `output_names`
-("output", "h_n", "c_n"), what each wrong nesting means (`STRUCTURE_STORIES`), how the points
-split (`SCORING_PARTS`), how to localise a mismatch (`localise`) and which kernels the run-time
-guard must replace (`GUARDED_KERNELS`).
+The return is nested: this module says how to flatten it (`flatten_returned`, run in the child)
+into `output_names` ("output", "h_n", "c_n"), what each wrong nesting means
+(`STRUCTURE_STORIES`), how the points split (`SCORING_PARTS`) and how to localise a mismatch
+(`localise`); `EXERCISE` hands these to the pipeline.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ WEIGHTS = {  # notebook global -> nn.LSTM parameter
 GATES = ("i", "f", "g", "o")  # PyTorch's order along the 4H axis
 OUTPUT_NAMES = ("output", "h_n", "c_n")  # the nested (output, (h_n, c_n)), flattened
 RETURNS = "(output, (h_n, c_n))"
-REFERENCE_NAME = "nn.LSTM"  # what compare.py's messages should name instead of nn.RNN
+REFERENCE_NAME = "nn.LSTM"  # what the messages name the reference
 NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
 UNIT_ROUNDOFF_F32 = 2.0**-24
 # sigmoid and tanh take values in (-1, 1); torch's float32 kernels, and 1 / (1 + exp(-z)) or
@@ -602,4 +601,12 @@ EXERCISE = Exercise(
     "built-in is not allowed.",
     half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit"),
                "c_n": ("sequence", "unit")},
+    reference_name=REFERENCE_NAME,
+    returns=RETURNS,
+    scoring_parts=tuple((tensor, part, 1 / len(SCORING_PARTS))
+                        for tensor, parts in SCORING_PARTS.items() for part in parts),
+    structure_stories=STRUCTURE_STORIES,
+    localise=localise,
+    shape_multiples=(1, 2, 3, 4),
+    summary="one-layer LSTM: nn.LSTM(I, H), gates i, f, g, o",
 )

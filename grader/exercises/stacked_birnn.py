@@ -7,8 +7,7 @@ nn.RNN's order (layer 0 forward, layer 0 reverse, layer 1 forward, layer 1 rever
 reads layer 0's output, both directions side by side, so its input weights are (H, 2H).
 Shapes: L time steps, N sequences in the batch, I input features, H hidden features.
 
-What the `Exercise` interface cannot say yet (scoring by layer and direction, more than two
-parts per tensor) is in `SCORING_PARTS` and `scoring_parts` below.
+Points go by layer and direction (`SCORING_PARTS`, the parts `scoring_parts` cuts).
 """
 
 from __future__ import annotations
@@ -498,7 +497,7 @@ EXERCISE = Exercise(
     rounding_bound=rounding_bound,
     expected_shape=expected_shape,
     explain_shape=explain_shape,
-    split_halves=split_halves,
+    split_halves=scoring_parts,  # scored and located by layer and direction
     describe_sizes=describe_sizes,
     child_module=__name__,
     nbgrader_grade_cell="test_manual_stacked_rnn",
@@ -507,5 +506,11 @@ EXERCISE = Exercise(
     forbidden_message="manual_stacked_rnn must compute the stacked RNN by hand; calling the "
     "rnn module or any built-in recurrent layer or function (nn.RNN, nn.RNNCell, nn.LSTM, "
     "nn.GRU, torch.rnn_tanh, torch._VF...) is not allowed.",
-    half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("layer", "sequence", "unit")},
+    half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit")},
+    reference_name="nn.RNN",
+    returns="(output, h_n)",
+    scoring_parts=SCORING_PARTS,
+    structural_sizes=(NUM_LAYERS * D,),
+    summary="two-layer bidirectional RNN (tanh): nn.RNN(I, H, num_layers=2, "
+    "bidirectional=True)",
 )
