@@ -116,9 +116,10 @@ def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
     return {"output": output.numpy(), "h_n": h_n.numpy()}
 
 
-def _gates(inputs: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], ...]:
-    """The weights and biases in float64, each split into its r, z, n blocks."""
-    return tuple(np.split(inputs[name].astype(np.float64), 3) for name in WEIGHTS)
+def _gates(inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The weights and biases in float64, each as its r, z, n blocks: (3, H, ...)."""
+    return tuple(inputs[name].astype(np.float64).reshape(3, -1, *inputs[name].shape[1:])
+                 for name in WEIGHTS)
 
 
 def _gamma(terms: int) -> float:
@@ -321,8 +322,8 @@ def _gru(inputs: Mapping[str, np.ndarray], *, reset: str = "outside", swap_updat
     "on_h" W_hn (r * h) + b_hn; "none" W_hn h + b_hn. `order`: which block of rows is read as
     r, z and n. `hn_step`: the step whose state is returned as h_n.
     """
-    w_ih, w_hh, b_ih, b_hh = (np.concatenate([blocks[k] for k in order]) for blocks in
-                              _gates(inputs))  # rows in the order read as r, z, n
+    w_ih, w_hh, b_ih, b_hh = (blocks[list(order)].reshape(-1, *blocks.shape[2:])
+                              for blocks in _gates(inputs))  # rows in the order read as r, z, n
     b_ih, b_hh = keep_b_ih * b_ih, keep_b_hh * b_hh
     two = 2 * w_hh.shape[1]  # r and z rows come first, n rows from 2H on
     w_hn, b_hn = w_hh[two:], b_hh[two:]  # (H, H), (H,)
@@ -330,7 +331,8 @@ def _gru(inputs: Mapping[str, np.ndarray], *, reset: str = "outside", swap_updat
     h = inputs["h_0"][0].astype(np.float64) * use_h0  # (N, H)
     states = []
     for input_part in x @ w_ih.T + b_ih:  # (N, 3H) at each t
-        r, z = np.split(_sigmoid(input_part[:, :two] + h @ w_hh[:two].T + b_hh[:two]), 2, axis=1)
+        gates = _sigmoid(input_part[:, :two] + h @ w_hh[:two].T + b_hh[:two])  # (N, 2H)
+        r, z = gates[:, :two // 2], gates[:, two // 2:]
         if reset == "outside":
             hidden_part = r * (h @ w_hn.T + b_hn)  # (N, H)
         elif reset == "after_bias":
