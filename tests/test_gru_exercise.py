@@ -344,6 +344,13 @@ def test_the_solution_uses_no_builtin() -> None:
     assert forbidden_uses(notebook, EXERCISE.function, EXERCISE.forbidden_calls) == []
 
 
+def test_a_students_own_step_helper_is_not_a_builtin(tmp_path) -> None:
+    body = "def gru_cell(x, h):\n    return h\nh = gru_cell(sequence[0], h_0[0])\n" \
+        "return gru_step(h), lstm_cell(h), gru.weight_ih_l0"
+    notebook = load_notebook(_notebook_with(tmp_path, body))
+    assert forbidden_uses(notebook, EXERCISE.function, EXERCISE.forbidden_calls) == []
+
+
 GUARD_SCRIPT = """
 import warnings, torch
 from grader.exercises.gru import GUARDED_KERNELS
