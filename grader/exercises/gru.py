@@ -1,0 +1,508 @@
+"""The GRU exercise: names, sizes, cases, reference, rounding bound, shapes and mistakes.
+
+Students complete `manual_gru()`, which reads the notebook's globals and returns
+`(output, h_n)` exactly as `nn.GRU(I, H)(sequence, h_0)` would. Shapes: L time steps, N
+sequences in the batch, I input features, H hidden features. Each weight holds the three gates'
+rows one after another, in PyTorch's order r, z, n:
+
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)          reset gate
+    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)          update gate
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))       candidate state
+    h' = (1 - z) * n + z * h
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from grader.exercises.base import Arrays, CasePlan, Exercise, Mistake, Sizes
+
+WEIGHTS = {  # notebook global -> nn.GRU parameter
+    "w_ih_l0": "weight_ih_l0",  # (3H, I): rows r, z, n
+    "w_hh_l0": "weight_hh_l0",  # (3H, H)
+    "b_ih_l0": "bias_ih_l0",  # (3H,)
+    "b_hh_l0": "bias_hh_l0",  # (3H,)
+}
+GATES = ("r", "z", "n")  # the order of the rows of every weight and bias
+NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
+UNIT_ROUNDOFF_F32 = 2.0**-24
+GATE_ULPS = 4.0  # float32 sigmoid and tanh, however written, are within a few ulps of 1
+COMBINE_ULPS = 4.0  # (1 - z) * n + z * h, or n + z * (h - n): three roundings at most
+
+
+# --- Cases -----------------------------------------------------------------------------------
+
+def _distinct(rng: np.random.Generator, low: int, high: int, avoid: int) -> int:
+    choices = [v for v in range(low, high + 1) if v != avoid]
+    return int(rng.choice(choices))
+
+
+def _draw_one_step(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 7))
+    return {"L": 1, "N": 1, "I": _distinct(rng, 2, 7, hidden), "H": hidden}
+
+
+def _draw_batch_of_steps_one(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 6))
+    return {"L": 1, "N": int(rng.integers(2, 6)), "I": _distinct(rng, 2, 6, hidden), "H": hidden}
+
+
+def _draw_one_sequence(rng: np.random.Generator) -> dict[str, int]:
+    hidden = int(rng.integers(2, 6))
+    return {"L": int(rng.integers(4, 9)), "N": 1, "I": _distinct(rng, 2, 6, hidden), "H": hidden}
+
+
+def _draw_batch_longer(rng: np.random.Generator) -> dict[str, int]:
+    steps = int(rng.integers(2, 5))
+    hidden = int(rng.integers(3, 7))
+    return {"L": steps, "N": int(rng.integers(steps + 1, 8)),
+            "I": _distinct(rng, 2, 7, hidden), "H": hidden}
+
+
+def _draw_wide_hidden(rng: np.random.Generator) -> dict[str, int]:
+    steps = int(rng.integers(3, 8))
+    return {"L": steps, "N": _distinct(rng, 2, 5, steps), "I": int(rng.integers(2, 7)),
+            "H": int(rng.integers(8, 17))}
+
+
+CASE_PLANS = (
+    CasePlan("the notebook's own sizes", NOTEBOOK_SIZES, lambda rng: dict(NOTEBOOK_SIZES)),
+    CasePlan("one time step, one sequence", {"L": 1, "N": 1, "I": 3, "H": 2}, _draw_one_step),
+    CasePlan("one time step, a batch of sequences", {"L": 1, "N": 4, "I": 2, "H": 3},
+             _draw_batch_of_steps_one, zero_h0=True),
+    CasePlan("one long sequence", {"L": 7, "N": 1, "I": 2, "H": 5}, _draw_one_sequence),
+    CasePlan("more sequences than time steps", {"L": 2, "N": 5, "I": 6, "H": 3},
+             _draw_batch_longer, zero_h0=True),
+    CasePlan("a wide hidden state", {"L": 4, "N": 2, "I": 3, "H": 10}, _draw_wide_hidden),
+)
+
+
+def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
+    """Weights drawn like nn.GRU's own initialisation, a normal sequence and h_0; float32."""
+    rng = np.random.default_rng(seed)
+    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
+    bound = 1.0 / np.sqrt(hidden)
+    shapes = {"w_ih_l0": (3 * hidden, inputs), "w_hh_l0": (3 * hidden, hidden),
+              "b_ih_l0": (3 * hidden,), "b_hh_l0": (3 * hidden,)}
+    arrays: Arrays = {name: rng.uniform(-bound, bound, size=shapes[name]).astype(np.float32)
+                      for name in WEIGHTS}
+    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
+    h_0 = np.zeros((1, batch, hidden)) if zero_h0 else rng.standard_normal((1, batch, hidden))
+    arrays["h_0"] = h_0.astype(np.float32)
+    return arrays
+
+
+def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
+    steps, batch, features = inputs["sequence"].shape
+    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[1]}
+
+
+# --- Reference and rounding bound (grading process) ----------------------------------------
+
+def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """nn.GRU itself, in float64, on the case's float32 values."""
+    import torch
+
+    sizes = sizes_of(inputs)
+    gru = torch.nn.GRU(sizes["I"], sizes["H"]).double()
+    with torch.no_grad():
+        for global_name, parameter in WEIGHTS.items():
+            getattr(gru, parameter).copy_(torch.from_numpy(inputs[global_name].astype(np.float64)))
+        sequence = torch.from_numpy(inputs["sequence"].astype(np.float64))
+        h_0 = torch.from_numpy(inputs["h_0"].astype(np.float64))
+        output, h_n = gru(sequence, h_0)  # (L, N, H), (1, N, H)
+    return {"output": output.numpy(), "h_n": h_n.numpy()}
+
+
+def _gates(inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The weights and biases in float64, each as its r, z, n blocks: (3, H, ...)."""
+    return tuple(inputs[name].astype(np.float64).reshape(3, -1, *inputs[name].shape[1:])
+                 for name in WEIGHTS)
+
+
+def _gamma(terms: int) -> float:
+    return terms * UNIT_ROUNDOFF_F32 / (1 - terms * UNIT_ROUNDOFF_F32)
+
+
+def _largest_slope(derivative: Callable[[np.ndarray], np.ndarray], pre: np.ndarray,
+                   pre_error: np.ndarray) -> np.ndarray:
+    """The largest slope of an even, unimodal derivative within pre_error of pre."""
+    return derivative(np.maximum(np.abs(pre) - pre_error, 0.0))
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def _sigmoid_slope(a: np.ndarray) -> np.ndarray:
+    return _sigmoid(a) * (1.0 - _sigmoid(a))
+
+
+def _tanh_slope(a: np.ndarray) -> np.ndarray:
+    return 1.0 - np.tanh(a) ** 2
+
+
+def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
+    """Component-wise bound on the rounding error of any float32 evaluation of the GRU.
+
+    Walks the recurrence in float64 with e_t, a bound on |computed h_t - h_t| (e = 0 at h_0).
+    u = 2^-24; gamma_n = n u / (1 - n u) bounds a sum of n terms in any order, each product
+    rounded once: |error| <= gamma_n * sum|terms| (Higham, Accuracy and Stability, 3.1). The
+    terms hold the computed h, so |h| + e stands for |h|, and W e carries e forward.
+
+    * r, z: I + H + 2 terms each: eps = gamma_{I+H+2} (|W_i||x| + |b_i| + |W_h|(|h| + e)
+      + |b_h|) + |W_h| e. sigmoid is monotone with slope s(1 - s) <= 1/4, so the gate moves by
+      at most eps times the largest slope within eps; GATE_ULPS u more for sigmoid itself.
+    * n: g = W_hn h + b_hn (H + 1 terms) is off by eps_g = gamma_{H+1}(...) + |W_hn| e; the
+      product r * g by e_r (|g| + eps_g) + |r| eps_g, plus one rounding u |r g|; adding it to
+      the I + 1 input terms: gamma_{I+2} over all of them. tanh: slope 1 - tanh^2 <= 1, likewise.
+    * h' = (1 - z) n + z h = n + z (h - n): with computed z, n, h, exactly
+      h'^ - h' = (1 - z^) dn + z^ dh + dz (h - n), so
+      e' = (1 - z + e_z) e_n + (z + e_z) e + |h - n| e_z, plus COMBINE_ULPS u (|n| + |h|) (with
+      their errors) for the three roundings of either formulation (or torch.lerp).
+
+    Every bound is a worst case over summation orders (per-gate matmuls, one fused matmul then
+    chunk, nn.GRU's own kernel), so the result holds for any of them.
+    """
+    sizes = sizes_of(inputs)
+    unit = UNIT_ROUNDOFF_F32
+    (w_ir, w_iz, w_in), (w_hr, w_hz, w_hn), (b_ir, b_iz, b_in), (b_hr, b_hz, b_hn) = \
+        _gates(inputs)
+    x = inputs["sequence"].astype(np.float64)  # (L, N, I)
+    h = inputs["h_0"][0].astype(np.float64)  # (N, H)
+    error = np.zeros_like(h)  # (N, H)
+    bounds = np.zeros((sizes["L"], sizes["N"], sizes["H"]))  # (L, N, H)
+    gamma_gate = _gamma(sizes["I"] + sizes["H"] + 2)
+    for t in range(sizes["L"]):
+        x_t, size = x[t], np.abs(x[t])  # (N, I)
+        held = np.abs(h) + error  # (N, H): what the computed h can be at most
+        gate_values, gate_errors = [], []
+        for w_i, b_i, w_h, b_h in ((w_ir, b_ir, w_hr, b_hr), (w_iz, b_iz, w_hz, b_hz)):
+            pre = x_t @ w_i.T + b_i + h @ w_h.T + b_h  # (N, H)
+            magnitude = size @ np.abs(w_i).T + np.abs(b_i) + held @ np.abs(w_h).T + np.abs(b_h)
+            pre_error = gamma_gate * magnitude + error @ np.abs(w_h).T
+            gate_values.append(_sigmoid(pre))
+            gate_errors.append(_largest_slope(_sigmoid_slope, pre, pre_error) * pre_error
+                               + GATE_ULPS * unit)
+        (r, z), (e_r, e_z) = gate_values, gate_errors
+        hidden_part = h @ w_hn.T + b_hn  # (N, H)
+        hidden_error = _gamma(sizes["H"] + 1) * (held @ np.abs(w_hn).T + np.abs(b_hn)) \
+            + error @ np.abs(w_hn).T
+        product_error = e_r * (np.abs(hidden_part) + hidden_error) + r * hidden_error \
+            + unit * (r + e_r) * (np.abs(hidden_part) + hidden_error)
+        product_size = r * np.abs(hidden_part) + product_error
+        pre = x_t @ w_in.T + b_in + r * hidden_part  # (N, H)
+        pre_error = _gamma(sizes["I"] + 2) * (size @ np.abs(w_in).T + np.abs(b_in) + product_size) \
+            + product_error
+        n = np.tanh(pre)
+        e_n = _largest_slope(_tanh_slope, pre, pre_error) * pre_error + GATE_ULPS * unit
+        new_h = (1.0 - z) * n + z * h
+        error = (1.0 - z + e_z) * e_n + (z + e_z) * error + np.abs(h - n) * e_z \
+            + COMBINE_ULPS * unit * (np.abs(n) + e_n + held)
+        h = new_h
+        bounds[t] = error
+    return {"output": bounds, "h_n": error[None]}
+
+
+# --- Shapes ----------------------------------------------------------------------------------
+
+def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
+    if name == "output":
+        return (sizes["L"], sizes["N"], sizes["H"])
+    return (1, sizes["N"], sizes["H"])
+
+
+def describe_sizes(sizes: Sizes) -> str:
+    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
+
+
+def _shape_stories(name: str, sizes: Sizes) -> list[tuple[tuple[int, ...], str]]:
+    """Known wrong shapes and what each one usually means, most specific first."""
+    steps, batch, hidden = sizes["L"], sizes["N"], sizes["H"]
+    if name == "output":
+        return [
+            ((batch, steps, hidden), "batch and time are swapped. sequence is (L, N, I), time "
+             "first (nn.GRU's default batch_first=False), and output keeps that order."),
+            ((steps, batch, 3 * hidden), "3H features: these are the three gates' "
+             "pre-activations (r, z, n side by side), not the hidden state. Split them with "
+             ".chunk(3, dim=-1) and return each step's new h."),
+            ((steps, batch, 2 * hidden), "twice the hidden size, as a bidirectional layer would "
+             "give; this nn.GRU has one direction, so output holds H features per step."),
+            ((steps, 1, batch, hidden), "each step's state kept with h_0's leading axis of size "
+             "1; take h_0[0] as the first state (N, H), or join the steps with torch.cat."),
+            ((1, steps, batch, hidden), "output has an extra leading axis; stack the L states "
+             "(each (N, H)) into (L, N, H)."),
+            ((steps + 1, batch, hidden), "one step too many: output holds the state after each "
+             "of the L steps, not h_0 in front of them."),
+            ((steps - 1, batch, hidden), "one time step is missing: the loop should visit all L "
+             "steps."),
+            ((batch, hidden), "only the last step's state; output holds the state after every "
+             "step, (L, N, H)."),
+            ((1, batch, hidden), "this looks like h_n (the last state only); output holds the "
+             "state after every step, (L, N, H)."),
+        ]
+    return [
+        ((batch, hidden), "the leading axis is missing: h_n has one entry per layer and "
+         "direction, here one, so its shape is (1, N, H) (h.unsqueeze(0))."),
+        ((batch, 1, hidden), "the axes are in the wrong order: h_n is (1, N, H), the layer axis "
+         "first."),
+        ((steps, batch, hidden), "this holds every step, like output; h_n holds only the final "
+         "state, (1, N, H)."),
+        ((1, steps, batch, hidden), "this holds every step; h_n holds only the final state, "
+         "(1, N, H)."),
+        ((2, batch, hidden), "two final states, as a bidirectional or two-layer GRU would give; "
+         "this nn.GRU has one layer and one direction, so h_n is (1, N, H)."),
+        ((1, batch, 3 * hidden), "3H features: these are the three gates (r, z, n), not the "
+         "hidden state."),
+        ((1, batch, 2 * hidden), "twice the hidden size; this nn.GRU has one direction, so h_n "
+         "is (1, N, H)."),
+        ((1, 1, batch, hidden), "one axis too many: h_n is (1, N, H)."),
+    ]
+
+
+def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
+    """Say why `got` is not the expected shape, as precisely as the shape allows."""
+    expected = expected_shape(name, sizes)
+    for shape, story in _shape_stories(name, sizes):
+        if shape == got and shape != expected:
+            return story
+    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
+    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
+        return ("this is the shape for the notebook's own sizes "
+                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
+                "sequence.shape and H from the weights (or the size globals), so the function "
+                "works for any sizes.")
+    return "compare each axis with the shapes in the notebook's explanation."
+
+
+def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
+    """The scoring parts of a correctly shaped result: one per returned tensor (a GRU of one
+    layer and one direction has nothing to split). h_n's part drops its axis of size 1."""
+    if name == "output":
+        return {"output": values}
+    return {"h_n": values[0]}
+
+
+# What each part's axes mean, to locate an element ("output, time step 2, sequence 0, unit 5").
+HALF_AXES = {"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit")}
+
+
+# --- The student's side: globals for one case (runs in the child process) ------------------
+
+def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
+    """The notebook's globals for one case, with a fresh `gru` holding the case's weights."""
+    import torch
+
+    gru = torch.nn.GRU(sizes["I"], sizes["H"])
+    with torch.no_grad():
+        for global_name, parameter in WEIGHTS.items():
+            getattr(gru, parameter).copy_(torch.from_numpy(arrays[global_name]))
+    namespace: dict[str, object] = {
+        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
+        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": 1,
+        "gru": gru,
+        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
+        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (1, N, H)
+    }
+    namespace.update({name: getattr(gru, parameter) for name, parameter in WEIGHTS.items()})
+    return namespace
+
+
+# --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
+
+def _gru(inputs: Mapping[str, np.ndarray], *, reset: str = "outside", swap_update: bool = False,
+         order: tuple[int, int, int] = (0, 1, 2), keep_b_ih: bool = True,
+         keep_b_hh: bool = True, use_h0: bool = True, candidate=np.tanh,
+         hn_step: int = -1) -> Arrays:
+    """A GRU with switches for the usual mistakes; the defaults compute nn.GRU.
+
+    `reset`: "outside" r * (W_hn h + b_hn) (PyTorch); "after_bias" r * (W_hn h) + b_hn;
+    "on_h" W_hn (r * h) + b_hn; "none" W_hn h + b_hn. `order`: which block of rows is read as
+    r, z and n. `hn_step`: the step whose state is returned as h_n.
+    """
+    w_ih, w_hh, b_ih, b_hh = (blocks[list(order)].reshape(-1, *blocks.shape[2:])
+                              for blocks in _gates(inputs))  # rows in the order read as r, z, n
+    b_ih, b_hh = keep_b_ih * b_ih, keep_b_hh * b_hh
+    two = 2 * w_hh.shape[1]  # r and z rows come first, n rows from 2H on
+    w_hn, b_hn = w_hh[two:], b_hh[two:]  # (H, H), (H,)
+    x = inputs["sequence"].astype(np.float64)  # (L, N, I)
+    h = inputs["h_0"][0].astype(np.float64) * use_h0  # (N, H)
+    states = []
+    for input_part in x @ w_ih.T + b_ih:  # (N, 3H) at each t
+        gates = _sigmoid(input_part[:, :two] + h @ w_hh[:two].T + b_hh[:two])  # (N, 2H)
+        r, z = gates[:, :two // 2], gates[:, two // 2:]
+        if reset == "outside":
+            hidden_part = r * (h @ w_hn.T + b_hn)  # (N, H)
+        elif reset == "after_bias":
+            hidden_part = r * (h @ w_hn.T) + b_hn
+        elif reset == "on_h":
+            hidden_part = (r * h) @ w_hn.T + b_hn
+        else:
+            hidden_part = h @ w_hn.T + b_hn
+        n = candidate(input_part[:, two:] + hidden_part)  # (N, H)
+        h = z * n + (1 - z) * h if swap_update else (1 - z) * n + z * h
+        states.append(h)
+    output = np.stack(states)  # (L, N, H)
+    return {"output": output, "h_n": output[hn_step][None]}
+
+
+def _mistake(key: str, title: str, hint: str, shows: Callable[[Sizes, bool], bool] | None = None,
+             **variant) -> Mistake:
+    """`shows(sizes, h0_nonzero)`: whether the mistake can make a difference on such inputs."""
+    def compute(inputs: Mapping[str, np.ndarray]) -> Arrays | None:
+        if shows is not None and not shows(sizes_of(inputs), bool(np.any(inputs["h_0"]))):
+            return None
+        return _gru(inputs, **variant)
+
+    return Mistake(key, title, hint, compute)
+
+
+MISTAKES = (
+    _mistake("reset_after_bias", "r applied after adding b_hn: r * (W_hn h) + b_hn",
+             "In nn.GRU the reset gate multiplies the whole hidden term, bias included: "
+             "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).", reset="after_bias"),
+    _mistake("reset_on_h", "r applied to h before W_hn: W_hn (r * h) + b_hn",
+             "This is the original paper's GRU; nn.GRU applies r after the matrix product: "
+             "r * (W_hn h + b_hn).", reset="on_h"),
+    _mistake("reset_left_out", "the reset gate r left out of n",
+             "The candidate n uses r: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).",
+             reset="none"),
+    _mistake("update_swapped", "z and 1 - z swapped in the update",
+             "nn.GRU keeps the old state where z is 1: h' = (1 - z) * n + z * h.",
+             swap_update=True),
+    _mistake("r_z_swapped", "gate order confused: z taken from the first block of rows",
+             "The rows of w_ih_l0, w_hh_l0 and the biases hold the gates in the order r, z, n: "
+             "r is [0:H], z is [H:2H], n is [2H:3H].", order=(1, 0, 2)),
+    _mistake("n_with_sigmoid", "sigmoid instead of tanh for n",
+             "The gates r and z use sigmoid; the candidate n uses tanh.", candidate=_sigmoid),
+    _mistake("missing_b_ih", "the input bias b_ih left out",
+             "Every gate adds two biases: b_ih with the input term and b_hh with the hidden "
+             "term. Look at the input terms.", keep_b_ih=False),
+    _mistake("missing_b_hh", "the hidden bias b_hh left out",
+             "Every gate adds two biases: b_ih with the input term and b_hh with the hidden "
+             "term. Look at the hidden terms (for n: inside r * (W_hn h + b_hn)).",
+             keep_b_hh=False),
+    _mistake("missing_both_biases", "both biases left out",
+             "nn.GRU adds b_ih to the input terms and b_hh to the hidden terms of every gate.",
+             keep_b_ih=False, keep_b_hh=False),
+    _mistake("h0_ignored", "h_0 ignored (state starts at zero)",
+             "The first step reads the previous state from h_0[0].",
+             shows=lambda sizes, h0_nonzero: h0_nonzero, use_h0=False),
+    _mistake("hn_first_step", "h_n taken after the first step",
+             "h_n is the state after the last step, t = L - 1: the same as output[-1].",
+             shows=lambda sizes, h0_nonzero: sizes["L"] > 1, hn_step=0),
+)
+
+# Every recurrent built-in, by the names a notebook reaches it by (the static check). Bare
+# `gru_cell`, `lstm_cell`... are left out: students name their own step helpers so, and an
+# imported one is caught at run time by the guard.
+FORBIDDEN_CALLS = ("gru", "gru.forward", "gru.__call__",
+                   "nn.GRU", "torch.nn.GRU", "GRU", "nn.GRUCell", "torch.nn.GRUCell", "GRUCell",
+                   "torch.gru", "torch.gru_cell", "torch.ops.aten.gru", "torch.ops.aten.gru_cell",
+                   "nn.RNN", "torch.nn.RNN", "RNN", "nn.RNNCell", "torch.nn.RNNCell", "RNNCell",
+                   "nn.LSTM", "torch.nn.LSTM", "LSTM", "nn.LSTMCell", "torch.nn.LSTMCell",
+                   "LSTMCell", "torch.lstm", "torch.lstm_cell", "torch.rnn_tanh", "torch.rnn_relu",
+                   "rnn_tanh", "rnn_relu", "torch.rnn_tanh_cell", "torch.rnn_relu_cell",
+                   "_VF", "_VariableFunctions", "RNNBase")
+
+
+# --- For the harness: what this exercise needs beyond today's Exercise fields ----------------
+# The integrator moves these into base.Exercise; until then they are plain module data.
+
+REFERENCE_NAME = "nn.GRU"  # named in messages where the bidirectional exercise says nn.RNN
+RETURNS = "(output, h_n)"  # what the function returns, in words
+SCORING_PARTS = {"output": ("output",), "h_n": ("h_n",)}  # split_halves' parts per tensor
+PART_TIME_ORDER = {"output": "forward"}  # output's part walks t = 0 .. L-1 (first divergence)
+SHAPE_MULTIPLES = (1, 2, 3)  # a hidden case may echo shapes made of these multiples of sizes
+# Names in FORBIDDEN_CALLS flagged even when only named, not called (`f = torch.gru`).
+FORBIDDEN_NAME_PREFIXES = ("_", "rnn_", "gru", "lstm")
+LOCALISE_HINTS = {
+    "output_right_h_n_wrong": "output is right but h_n is not: h_n is the state after the last "
+    "step, t = L - 1, the same values as output[-1], with shape (1, N, H).",
+    "h_n_right_output_wrong": "h_n is right but output is not: look at which state is stored "
+    "at each step of output (the new h after reading x_t).",
+}
+
+
+def heat_map_separators(sizes: Sizes) -> tuple[int, ...]:
+    """Feature indices of output's last axis where one scoring part ends and the next begins:
+    none, output is one part (the bidirectional exercise would say (H,))."""
+    return ()
+
+
+def _gru_cell_by_hand(x, h, w_ih, w_hh, b_ih, b_hh):
+    import torch
+
+    gi = x @ w_ih.T + (b_ih if b_ih is not None else 0.0)  # (N, 3H)
+    gh = h @ w_hh.T + (b_hh if b_hh is not None else 0.0)  # (N, 3H)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return n + z * (h - n)  # (N, H)
+
+
+def gru_input_by_hand(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+                      batch_first):
+    """aten::gru.input by hand, for the run-time guard to put in the dispatcher in place of the
+    fused kernel (as it does for aten::rnn_tanh): the notebook's own comparison with `gru`
+    keeps working while every call is counted. params: w_ih, w_hh[, b_ih, b_hh] per layer and
+    direction, layer-major."""
+    import torch
+
+    x = input.transpose(0, 1) if batch_first else input  # (L, N, I)
+    directions = 2 if bidirectional else 1
+    per_direction = 4 if has_biases else 2
+    steps, finals = x.shape[0], []
+    for layer in range(num_layers):
+        halves = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            w_ih, w_hh, *biases = params[index * per_direction:(index + 1) * per_direction]
+            b_ih, b_hh = biases if has_biases else (None, None)
+            h = hx[index]  # (N, H)
+            states = [h] * steps
+            for t in (range(steps - 1, -1, -1) if direction else range(steps)):
+                h = _gru_cell_by_hand(x[t], h, w_ih, w_hh, b_ih, b_hh)
+                states[t] = h
+            halves.append(torch.stack(states))  # (L, N, H)
+            finals.append(h)
+        x = torch.cat(halves, dim=2)  # (L, N, D*H)
+    output = x.transpose(0, 1) if batch_first else x
+    return output, torch.stack(finals)
+
+
+def gru_cell_by_hand(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """aten::gru_cell by hand (nn.GRUCell), for the run-time guard."""
+    return _gru_cell_by_hand(input, hx, w_ih, w_hh, b_ih, b_hh)
+
+
+# aten overload -> by-hand kernel to count and run instead; None: count and refuse.
+GUARDED_KERNELS = {"gru.input": gru_input_by_hand, "gru.data": None,
+                   "gru_cell": gru_cell_by_hand}
+
+
+EXERCISE = Exercise(
+    name="gru",
+    function="manual_gru",
+    output_names=("output", "h_n"),
+    notebook_sizes=NOTEBOOK_SIZES,
+    case_plans=CASE_PLANS,
+    make_inputs=make_inputs,
+    reference=reference,
+    rounding_bound=rounding_bound,
+    expected_shape=expected_shape,
+    explain_shape=explain_shape,
+    split_halves=split_halves,
+    describe_sizes=describe_sizes,
+    child_module=__name__,
+    nbgrader_grade_cell="test_manual_gru",
+    mistakes=MISTAKES,
+    forbidden_calls=FORBIDDEN_CALLS,
+    forbidden_message="manual_gru must compute the GRU by hand; calling the built-in GRU "
+    "(the gru module, nn.GRU, nn.GRUCell, torch.gru or torch._VF) or any other recurrent "
+    "built-in is not allowed.",
+    half_axes=HALF_AXES,
+)
