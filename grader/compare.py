@@ -84,7 +84,7 @@ def _first_bad_step(wrong: np.ndarray, half: str) -> int | None:
     bad_steps = np.flatnonzero(wrong.reshape(wrong.shape[0], -1).any(axis=1))
     if bad_steps.size == 0:
         return None
-    return int(bad_steps.max() if half == "reverse" else bad_steps.min())
+    return int(bad_steps.max() if "reverse" in half else bad_steps.min())
 
 
 @functools.cache

@@ -229,14 +229,15 @@ def localise(checks: list[OutputCheck], steps: int) -> list[str]:
     output = by_name.get("output")
     if output and output.halves_ok and not output.ok:
         for half, ok in output.halves_ok.items():
+            what = f"The {half} half of output" if half in ("forward", "reverse") else \
+                f"output ({half})" if half != "output" else "output"
             if ok:
-                lines.append(f"The {half} half of output is right.")
+                lines.append(f"{what} is right.")
                 continue
             step = output.first_divergence.get(half)
-            start = "t = 0" if half == "forward" else f"t = {steps - 1}"
-            first = "at its very first step" if step == (0 if half == "forward" else steps - 1) \
-                else f"first at t = {step}"
-            lines.append(f"The {half} half of output goes wrong {first} (it starts at {start}).")
+            begins = steps - 1 if "reverse" in half else 0
+            first = "at its very first step" if step == begins else f"first at t = {step}"
+            lines.append(f"{what} goes wrong {first} (it starts at t = {begins}).")
     h_n = by_name.get("h_n")
     if output and h_n and output.halves_ok and h_n.halves_ok:
         if output.ok and not h_n.ok:

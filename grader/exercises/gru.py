@@ -505,4 +505,7 @@ EXERCISE = Exercise(
     "(the gru module, nn.GRU, nn.GRUCell, torch.gru or torch._VF) or any other recurrent "
     "built-in is not allowed.",
     half_axes=HALF_AXES,
+    reference_name="nn.GRU",
+    returns="(output, h_n)",
+    summary="one-layer GRU: nn.GRU(I, H), gates r, z, n",
 )
