@@ -411,13 +411,16 @@ def _grade_course(course: tuple[Path, str], exercise, cases, config: Config, sec
 @click.argument("solution", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Where to write the student notebook.")
-def assign(solution: Path, out: Path) -> None:
+@_exercise_option
+def assign(solution: Path, out: Path, exercise_name: str | None) -> None:
     """Make the student notebook from the instructor's SOLUTION notebook."""
     _require_nbgrader()
     from grader.assignment import AssignmentError, write_assignment
 
+    if exercise_name:
+        _exercise(exercise_name)
     try:
-        write_assignment(solution, out)
+        write_assignment(solution, out, exercise_name)
     except AssignmentError as error:
         raise UsageProblem(str(error)) from None
     click.echo(f"wrote {out}")

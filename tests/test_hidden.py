@@ -115,8 +115,9 @@ def test_the_child_receives_numbers_only_never_a_seed_or_key() -> None:
     pipeline._grade_cases(sandbox, plan, prepared, {})
     sent = json.dumps(sandbox.requests)
     assert len(sandbox.requests) == 6
-    assert all(set(r) == {"op", "function", "exercise_module", "sizes", "arrays"}
+    assert all(set(r) == {"op", "function", "exercise_module", "count", "sizes", "arrays"}
                for r in sandbox.requests)
+    assert all(r["count"] == len(plan.exercise.output_names) for r in sandbox.requests)
     for one in prepared:
         seed = one.case.input_seed(DIGEST_A)
         for needle in (one.case.seed_key.hex(), str(seed), f"{seed:x}", DIGEST_A):
