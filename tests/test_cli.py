@@ -56,9 +56,9 @@ def test_grade_writes_results_and_summary_and_exits_0(tmp_path: Path) -> None:
     finished = run_cli("grade", str(SOLUTION), str(ASSIGNMENT), "--out", str(out), "-j", "2",
                        env={"RNN_GRADER_SECRET": TEST_SECRET})
     assert finished.returncode == 0, finished.stderr
-    # Each notebook is the assignment's own, so each is named after its folder.
-    solution = json.loads((out / "solutions" / "results.json").read_text())
-    assignment = json.loads((out / "assignments" / "results.json").read_text())
+    # Each notebook is an exercise's own in a folder holding several exercises: folder__exercise.
+    solution = json.loads((out / "solutions__bidirectional_rnn" / "results.json").read_text())
+    assignment = json.loads((out / "assignments__bidirectional_rnn" / "results.json").read_text())
     assert (solution["score"], assignment["score"]) == (24, 0)
     assert assignment["extra_data"]["status"] == "not_implemented"
     assert "submission,score,max_score" in (out / "summary.csv").read_text()
@@ -93,7 +93,7 @@ def test_parallel_cold_and_warm_batches_give_identical_results(tmp_path: Path) -
 def test_progress_falls_back_to_plain_lines_and_quiet_silences_it(tmp_path: Path) -> None:
     secret = {"RNN_GRADER_SECRET": TEST_SECRET}
     piped = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "a"), env=secret)
-    assert "[1/1] solutions: 24/24 (graded" in piped.stderr
+    assert "[1/1] solutions__bidirectional_rnn: 24/24 (graded" in piped.stderr
     quiet = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "b"), "--quiet", env=secret)
     assert "[1/1]" not in quiet.stderr
     assert "mean" in quiet.stdout and "full marks" in quiet.stdout

@@ -149,7 +149,8 @@ def test_flags_override_the_configuration(tmp_path: Path) -> None:
                        "--points-per-case", "2", "--hidden-cases", "2",
                        "--kept-output-chars", "5", env=SECRET, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
-    results = json.loads((tmp_path / "out" / "solutions" / "results.json").read_text())
+    graded = tmp_path / "out" / "solutions__bidirectional_rnn" / "results.json"
+    results = json.loads(graded.read_text())
     assert (results["score"], results["max_score"], len(results["tests"])) == (4, 4, 2)
     kept, cut = results["extra_data"]["stdout"].split("\n", 1)
     assert len(kept) == 5 and "output cut here" in cut
