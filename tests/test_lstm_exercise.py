@@ -419,9 +419,15 @@ def test_the_right_nesting_flattens_in_output_names_order() -> None:
 
 # --- The built-in rule ---------------------------------------------------------------------
 
+SETUP = "import torch\nfrom torch import nn\n\nlstm = nn.LSTM(4, 6)\n"
+
+
 def _notebook_with(tmp_path, body: str):
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(f"def manual_lstm():\n{body}")]
+    # The notebook's own set-up, as students have it: the code check resolves names (lstm is
+    # the module, nn is torch.nn) from the notebook's imports and assignments.
+    notebook.cells = [nbformat.v4.new_code_cell(SETUP),
+                      nbformat.v4.new_code_cell(f"def manual_lstm():\n{body}")]
     path = tmp_path / "lstm.ipynb"
     nbformat.write(notebook, path)
     return load_notebook(path)

@@ -343,7 +343,10 @@ def test_child_namespace_binds_the_contract_and_a_module_with_the_case_weights()
 ])
 def test_built_in_recurrent_calls_are_forbidden(tmp_path, source: str) -> None:
     notebook = nbformat.v4.new_notebook()
+    # The notebook's own set-up first: the code check resolves names from it.
     notebook.cells = [nbformat.v4.new_code_cell(
+        "import torch\nfrom torch import nn\n\nrnn = nn.RNN(4, 6, num_layers=2, "
+        "bidirectional=True)\n"), nbformat.v4.new_code_cell(
         f"def manual_stacked_rnn():\n    {source}\n    return output, h_n")]
     nbformat.write(notebook, str(tmp_path / "stacked_birnn.ipynb"))
     found = forbidden_uses(load_notebook(tmp_path / "stacked_birnn.ipynb"),
