@@ -43,6 +43,15 @@ _detach = torch._C.TensorBase.detach  # bound before student code runs, so it ca
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+_warm_guard: list[BuiltinRnnGuard] = []  # installed once in the warm worker, inherited by forks
+
+
+def warm_guard() -> None:
+    """Install the built-in RNN guard in the warm worker (tens of ms), not in every child.
+    Never in a grading process that computes references: there nn.RNN must stay torch's own."""
+    _warm_guard.append(BuiltinRnnGuard())
+
+
 def warm_shell() -> InteractiveShell:
     """The IPython shell, created once in the warm worker and inherited by every fork."""
     config = Config()
@@ -228,7 +237,7 @@ class Student:
         self.log = log
         self.shell = InteractiveShell.instance() if InteractiveShell.initialized() \
             else warm_shell()
-        self.guard = BuiltinRnnGuard()
+        self.guard = _warm_guard[0] if _warm_guard else BuiltinRnnGuard()
         self.cell_of_execution: dict[int, int] = {}
         self.cell_sources: dict[int, str] = {}
         self.current_cell: int | None = None
