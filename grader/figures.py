@@ -1,0 +1,213 @@
+"""Pictures for the reports: error heat maps (hand-written SVG) and the class report's charts.
+
+A heat map is small — a few time steps by a few dozen units — so it is written as SVG text:
+crisp at any size, microseconds per picture, integer coordinates and no number but indices.
+It shows where output departs from nn.RNN in bands of the tolerance (compare.BAND_NAMES),
+worst over the sequences of the batch; hidden cases' ratios are already clipped to the bands,
+so a picture tells nothing the text's bands do not. It is embedded as a `data:` URI that is
+percent-encoded, not base64: what a student is shown stays readable (and checkable) text.
+The class report's two charts come from matplotlib (drawn without pyplot), once per batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import textwrap
+from dataclasses import dataclass
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from grader.compare import BAND_NAMES, bands
+from grader.results import CaseResult, OutputCheck
+
+# White within the tolerance; then light to dark (luminance falls with every band).
+BAND_COLOURS = ("rgb(255,255,255)", "rgb(253,208,162)", "rgb(241,105,19)", "rgb(127,39,4)")
+BAND_LABELS = ("within tolerance", "up to 10×", "10 to 1000×", "over 1000×")
+GRID = "rgb(190,190,190)"
+SHOWN = 1  # heat maps per report: one shows the pattern; the text names every case
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A picture ready for a page: its source (a data URI), size, alt text and caption."""
+
+    src: str
+    width: int
+    height: int
+    alt: str
+    caption: str
+
+
+def heat_maps(cases: list[CaseResult]) -> list[Figure]:
+    """Heat maps of the cases where a picture adds to the words: output has the right shape,
+    more than one time step, and its error is not the same everywhere in a half (a uniform
+    error, say halves swapped, is said in full by the text). The longest first (the pattern
+    is over time), then the narrowest (the smallest picture)."""
+    chosen = []
+    for case in cases:
+        check = next((c for c in case.checks if c.name == "output" and not c.ok
+                      and c.error_ratio is not None and c.error_ratio.ndim == 3), None)
+        if check is None or check.error_ratio.shape[0] < 2:
+            continue
+        image = band_image(check)
+        half = image.shape[1] // 2
+        if any(np.unique(part).size > 1 for part in (image[:, :half], image[:, half:])):
+            chosen.append(((-image.shape[0], image.shape[1], case.case.number), case, check,
+                           image))
+    chosen.sort(key=lambda item: item[0])
+    return [heat_map(case, check, image) for _, case, check, image in chosen[:SHOWN]]
+
+
+def band_image(check: OutputCheck) -> np.ndarray:
+    """Each (time step, feature) element's band, worst over the batch: (L, 2H) of 0..3."""
+    return bands(np.asarray(check.error_ratio, dtype=np.float64)).max(axis=1)
+
+
+def heat_map(case: CaseResult, check: OutputCheck, image: np.ndarray) -> Figure:
+    svg, width, height = heat_map_svg(image, case.case.number, check.error_ratio.shape[1])
+    batch = check.error_ratio.shape[1]
+    caption = (f"Case {case.case.number}: where output departs from nn.RNN at each time step "
+               f"and hidden unit{_worst_of(batch)}; forward units on top.")
+    return Figure("data:image/svg+xml," + quote(svg, safe=""), width, height,
+                  describe(image, case.case.number, batch), caption)
+
+
+def _worst_of(batch: int) -> str:
+    return "" if batch == 1 else f", worst of the {batch} sequences"
+
+
+def heat_map_svg(image: np.ndarray, number: int, batch: int) -> tuple[str, int, int]:
+    """The SVG of one band image (L, 2H): time steps across, forward units above reverse
+    ones, a gap between the halves, integer ticks, axis titles and the bands' legend."""
+    steps, features = image.shape
+    hidden = features // 2
+    cell = max(14, min(28, 300 // max(steps, features)))
+    gap, left, top = 10, 78, 30
+    grid_w, grid_h = steps * cell, features * cell + gap
+    legend_x = left + grid_w + 24
+    axis_h = max(grid_h, 200)  # room for the rotated axis title beside a short grid
+    width, height = legend_x + 150, top + max(axis_h, 4 * 22 + 24) + 46
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+           f"viewBox='0 0 {width} {height}' font-family='sans-serif' font-size='12'>",
+           f"<rect width='{width}' height='{height}' fill='white'/>",
+           f"<text x='{left}' y='18' font-weight='bold'>Case {number}: output's error"
+           f"{_worst_of(batch)}</text>"]
+    every = 1 if cell >= 18 or hidden <= 10 else 2
+    for half, name in enumerate(("forward", "reverse")):
+        y0 = top + half * (hidden * cell + gap)
+        for unit in range(hidden):
+            y = y0 + unit * cell
+            for step in range(steps):
+                band = int(image[step, half * hidden + unit])
+                out.append(f"<rect x='{left + step * cell}' y='{y}' width='{cell}' "
+                           f"height='{cell}' fill='{BAND_COLOURS[band]}' stroke='{GRID}'/>")
+            if unit % every == 0:
+                out.append(f"<text x='{left - 5}' y='{y + cell // 2 + 4}' "
+                           f"text-anchor='end'>{unit}</text>")
+        middle = y0 + hidden * cell // 2
+        out.append(f"<text transform='translate({left - 30},{middle}) rotate(-90)' "
+                   f"text-anchor='middle' font-weight='bold'>{name}</text>")
+    axis_y = top + axis_h // 2
+    out.append(f"<text transform='translate(14,{axis_y}) rotate(-90)' text-anchor='middle'>"
+               "hidden unit (forward | reverse)</text>")
+    tick_every = 1 if steps <= 12 else 2
+    for step in range(0, steps, tick_every):
+        out.append(f"<text x='{left + step * cell + cell // 2}' y='{top + grid_h + 16}' "
+                   f"text-anchor='middle'>{step}</text>")
+    out.append(f"<text x='{left + grid_w // 2}' y='{top + grid_h + 34}' "
+               "text-anchor='middle'>time step</text>")
+    out.append(f"<text x='{legend_x}' y='{top + 8}' font-weight='bold'>error / tolerance</text>")
+    for row, band in enumerate(range(len(BAND_LABELS) - 1, -1, -1)):
+        y = top + 18 + row * 22
+        out.append(f"<rect x='{legend_x}' y='{y}' width='18' height='18' "
+                   f"fill='{BAND_COLOURS[band]}' stroke='rgb(90,90,90)'/>")
+        out.append(f"<text x='{legend_x + 24}' y='{y + 13}'>{escape(BAND_LABELS[band])}</text>")
+    out.append("</svg>")
+    return "".join(out), width, height
+
+
+def describe(image: np.ndarray, number: int, batch: int) -> str:
+    """Alt text that says what the picture shows, from the same bands."""
+    steps, features = image.shape
+    hidden = features // 2
+    parts = []
+    for half, name in enumerate(("forward", "reverse")):
+        part = image[:, half * hidden:(half + 1) * hidden]
+        wrong_steps = [int(t) for t in np.flatnonzero(part.max(axis=1) > 0)]
+        if not wrong_steps:
+            parts.append(f"{name} half within the tolerance everywhere")
+            continue
+        where = "at every time step" if len(wrong_steps) == steps else \
+            f"at time steps {_ranges(wrong_steps)}"
+        worst = BAND_NAMES[int(part.max())]
+        parts.append(f"{name} half wrong {where}, worst by {worst}")
+    return (f"Heat map of case {number}: output's error at each time step (0 to {steps - 1}, "
+            f"across) and hidden unit (forward units 0 to {hidden - 1} above, reverse below)"
+            f"{_worst_of(batch)}: " + "; ".join(parts) + ".")
+
+
+def _ranges(numbers: list[int]) -> str:
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]} to {run[-1]}" for run in runs)
+
+
+# --- the class report's charts ---------------------------------------------------------------
+
+def score_chart(scores: list[float], max_score: float) -> Figure:
+    """How many submissions got each score: bars at whole points, integer axes, a title."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = _figure(7.0, 2.8)
+    values, counts = np.unique(np.round(scores), return_counts=True)
+    axes.bar(values, counts, width=0.8, color="#3b6fd8")
+    axes.set_xlim(-1, max_score + 1)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(f"score (out of {max_score:g})")
+    axes.set_ylabel("submissions")
+    axes.set_title(f"Scores of {len(scores)} submissions")
+    most = int(values[np.argmax(counts)]) if len(values) else 0
+    alt = (f"Bar chart of the scores of {len(scores)} submissions, 0 to {max_score:g} points: "
+           + ", ".join(f"{count} at {value:g}" for value, count in zip(values, counts,
+                                                                        strict=True))
+           + f"; most often {most}.")
+    return _svg_figure(figure, alt, "Scores, one bar per score.")
+
+
+def mistakes_chart(counts: list[tuple[str, int]]) -> Figure:
+    """How many submissions made each mistake, most frequent on top."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = _figure(8.0, 0.45 * len(counts) + 1.2)
+    titles = [textwrap.fill(title, 40) for title, _ in counts][::-1]
+    axes.barh(titles, [count for _, count in counts][::-1], color="#b3261e")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("submissions")
+    axes.set_title("Mistakes named, most frequent first")
+    alt = "Bar chart of mistakes by number of submissions: " + "; ".join(
+        f"{title}: {count}" for title, count in counts) + "."
+    return _svg_figure(figure, alt, "Mistakes named by the grader.")
+
+
+def _figure(width: float, height: float):
+    """A figure of our own: no pyplot, whose global state is not safe across threads."""
+    from matplotlib.figure import Figure as MatplotlibFigure
+
+    figure = MatplotlibFigure(figsize=(width, height), layout="constrained")
+    return figure, figure.subplots()
+
+
+def _svg_figure(figure, alt: str, caption: str) -> Figure:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    width, height = (int(round(v * 96)) for v in figure.get_size_inches())  # CSS px
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Figure(f"data:image/svg+xml;base64,{data}", width, height, alt, caption)
