@@ -38,13 +38,14 @@ SECRET = "render-pages-secret-not-for-grading"
 MEASURE = """<script>
 document.documentElement.style.width = "WIDTHpx";
 window.addEventListener("load", function () {
-  var right = 0;
+  var right = 0, bottom = 0;
   document.querySelectorAll("body *").forEach(function (element) {
-    var parent = element.parentElement;
+    var parent = element.parentElement, box = element.getBoundingClientRect();
+    bottom = Math.max(bottom, box.bottom);
     if (parent && parent.closest("pre, .table-wrap")) return;  // scrolls within its box
-    right = Math.max(right, element.getBoundingClientRect().right);
+    right = Math.max(right, box.right);
   });
-  var height = document.documentElement.scrollHeight;
+  var height = Math.ceil(bottom);
   document.title = "measured " + Math.ceil(right) + " " + height;
 });
 </script>"""
@@ -85,14 +86,17 @@ def measure(executable: str, page: Path, width: int) -> tuple[int, int]:
 
 
 def grade(submissions: Path, out: Path) -> None:
+    """`rnn-grader grade` the folder, as an instructor would (this interpreter's install)."""
     grader = Path(sys.executable).parent / "rnn-grader"
     subprocess.run([str(grader), "grade", str(submissions), "--out", str(out), "-j", "2",
                     "--quiet", "--notebook-timeout", "5"],
                    env={**os.environ, "RNN_GRADER_SECRET": SECRET}, check=True)
 
 
-def render(graded: Path, screens: Path) -> dict[str, dict[str, list[int]]]:
-    """Screenshots and sizes of every page of a graded batch."""
+def render(graded: Path, screens: Path,
+           screenshots: bool = True) -> dict[str, dict[str, list[int]]]:
+    """Sizes (and screenshots) of every page of a graded batch: {page: {width: [content
+    width, content height]}}."""
     executable = browser()
     if executable is None:
         raise SystemExit("no chromium found: apt-get install chromium")
@@ -105,8 +109,9 @@ def render(graded: Path, screens: Path) -> dict[str, dict[str, list[int]]]:
         for width in WIDTHS:
             content = measure(executable, page, width)
             sizes[name][str(width)] = list(content)
-            screenshot(executable, page, screens / f"{name}-{width}.png", width,
-                       min(max(content[1], 400), 6000))
+            if screenshots:
+                screenshot(executable, page, screens / f"{name}-{width}.png", width,
+                           min(max(content[1], 400), 6000))
     (screens / "sizes.json").write_text(json.dumps(sizes, indent=1) + "\n", encoding="utf-8")
     return sizes
 

@@ -169,6 +169,13 @@ def short(text: str) -> str:
     return first if len(first) <= 100 else first[:99] + "…"
 
 
+def gist(headline: str) -> str:
+    """A headline's first clause, for a roster: 'Code cell 5 (`def manual_rnn()`) does not
+    compile'."""
+    first = re.split(r": |; | — ", headline.strip(), maxsplit=1)[0].rstrip(".")
+    return first if len(first) <= 120 else first[:119] + "…"
+
+
 def _headline(told: Story, result: SubmissionResult) -> tuple[str, str]:
     """The line that matters most, and what to do next."""
     if told.notice_first:

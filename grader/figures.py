@@ -43,9 +43,9 @@ class Figure:
 
 def heat_maps(cases: list[CaseResult]) -> list[Figure]:
     """Heat maps of the cases where a picture adds to the words: output has the right shape,
-    more than one time step, and its error is not the same everywhere in a half (a uniform
-    error, say halves swapped, is said in full by the text). The longest first (the pattern
-    is over time), then the narrowest (the smallest picture)."""
+    more than one time step, and its error has a pattern in time or over units (an error as
+    bad everywhere in a half, say halves swapped, is said in full by the text). The longest
+    first (the pattern is over time), then the narrowest (the smallest picture)."""
     chosen = []
     for case in cases:
         check = next((c for c in case.checks if c.name == "output" and not c.ok
@@ -53,12 +53,22 @@ def heat_maps(cases: list[CaseResult]) -> list[Figure]:
         if check is None or check.error_ratio.shape[0] < 2:
             continue
         image = band_image(check)
-        half = image.shape[1] // 2
-        if any(np.unique(part).size > 1 for part in (image[:, :half], image[:, half:])):
+        if _has_a_pattern(image):
             chosen.append(((-image.shape[0], image.shape[1], case.case.number), case, check,
                            image))
     chosen.sort(key=lambda item: item[0])
     return [heat_map(case, check, image) for _, case, check, image in chosen[:SHOWN]]
+
+
+def _has_a_pattern(image: np.ndarray) -> bool:
+    """Whether a half changes over time (its worst band differs from step to step: the
+    error fades, or one step is right) or some units are right where others are wrong."""
+    half = image.shape[1] // 2
+    for part in (image[:, :half], image[:, half:]):
+        over_time, units_wrong = part.max(axis=1), part.max(axis=0) > 0
+        if np.unique(over_time).size > 1 or 0 < units_wrong.sum() < units_wrong.size:
+            return True
+    return False
 
 
 def band_image(check: OutputCheck) -> np.ndarray:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from grader import figures
 from grader.exercises.base import Exercise
-from grader.feedback import Story, cases_in_words, short, story
+from grader.feedback import Story, cases_in_words, gist, story
 from grader.report import write_atomic
 from grader.results import NEEDS_A_LOOK, STATUS_WORDS, SubmissionResult
 
@@ -83,7 +83,7 @@ def class_numbers(out: Path, exercise: Exercise, recorded: list[tuple[str, dict[
                "mistakes": [exercise.mistake_title(key) for key in extra.get("mistakes", [])],
                "headline": extra.get("headline", ""), "review": extra.get("review", [])}
         row["low"] = row["score"] < low_share * row["max_score"]
-        row["told"] = short(row["headline"]) if row["headline"] and not row["mistakes"] and \
+        row["told"] = gist(row["headline"]) if row["headline"] and not row["mistakes"] and \
             row["score"] < row["max_score"] else ""
         row["why"] = "; ".join(([row["status"]] if status in NEEDS_A_LOOK else [])
                                + ([f"flagged for review: {row['review'][0]}"]

@@ -150,7 +150,8 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     result.isolation, result.grader_log = sandbox.isolation or {}, sandbox.grader_log
     runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
-        where = "; ".join(forbidden) if forbidden else "seen while it ran"
+        where = "; ".join(_as_jupyter_shows(place, labels) for place in forbidden) \
+            if forbidden else "seen while it ran"
         _fail(result, plan, results.FORBIDDEN, f"{exercise.forbidden_message} ({where})")
         return
     if result.cases:
@@ -176,6 +177,15 @@ def _cell_labels(path: Path, notebook: Notebook) -> dict[int, str]:
     sources = {cell.index: cell.source for cell in notebook.cells}
     return {index: diagnose.code_cell_label(position, sources[index])
             for position, index in enumerate(code, start=1) if index in sources}
+
+
+def _as_jupyter_shows(place: str, labels: dict[int, str]) -> str:
+    """"cell 9, line 2: calls rnn(...)" (counting every cell, from 1) in the words the student
+    finds it by: "code cell 5 (`def manual_rnn():`), line 2: calls rnn(...)"."""
+    found = re.match(r"cell (\d+)(,.*)", place, re.DOTALL)
+    if found is None or int(found[1]) - 1 not in labels:
+        return place
+    return diagnose.cell_label(int(found[1]) - 1, labels) + found[2]
 
 
 def _cells_stopped(failure: SandboxFailure, function: str, limits, cells: dict[int, str],

@@ -70,7 +70,11 @@ def print_check(result: SubmissionResult, console: Console | None = None) -> Non
     first = next((case for case in told.cases if case.details and not case.passed), None)
     if first is not None:
         _say(console, f"Details of case {first.number}:", style="bold")
-        _code(console, first.details.splitlines(), indent=2)
+        for line in first.details.splitlines():  # prose wraps; a table's rows never do
+            if line.startswith("    "):
+                _code(console, [line], indent=2)
+            else:
+                _say(console, line, indent=2)
     if told.next_step:
         _say(console, f"Next: {told.next_step}", style="bold")
 
