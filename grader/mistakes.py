@@ -136,8 +136,14 @@ def _computed(exercise: Exercise, evidence: list[Evidence],
             both = exercise.combine_mistakes(first, second)
             if both is None:
                 continue
-            on_cases = [_weigh(exercise, both, one) for one in evidence]
-            if _consistent(on_cases, evidence):
+            on_cases = []
+            for one in failing + [e for e in evidence if e.case.passed]:  # likeliest out first
+                on_cases.append(_weigh(exercise, both, one))
+                if on_cases[-1].ruled_out:
+                    break
+            else:
+                on_cases = [_weigh(exercise, both, one) for one in evidence]
+            if len(on_cases) == len(evidence) and _consistent(on_cases, evidence):
                 explained = _explained(on_cases, evidence)
                 if best is None or len(explained) > best[0]:
                     best = (len(explained), [first, second], explained)
