@@ -1,9 +1,9 @@
 """Turn failures into feedback a student can act on: why a call or a cell failed, and where.
 
-Why a call failed (exceptions, wrong return types, limits), told with the student's own cells
-as the student finds them in Jupyter — "code cell 5 (`def manual_rnn():`)", its position among
-the code cells and its first line — with the line and, for a syntax error, a caret under it;
-and, when no mistake is named (mistakes.py), where the result departs from the reference.
+Why a call failed (exceptions, wrong return types, limits) and why a cell did not run, told
+with the student's own cells as the student finds them in Jupyter (cells.py), with the line
+and, for a syntax error, a caret under it; and, when no mistake is named (mistakes.py), where
+the result departs from the reference.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from grader import results
+from grader.cells import cell_label, format_traceback, syntax_error_lines
 from grader.exercises.base import Exercise
 from grader.results import OutputCheck
 
@@ -32,87 +33,6 @@ def outcome_of(problem: Mapping[str, Any]) -> str:
     if problem.get("kind") == "too_large" or is_memory_error(problem) or problem.get("limit"):
         return results.LIMIT
     return results.ERROR
-
-
-def code_cell_label(position: int, source: str) -> str:
-    """'code cell 5 (`def manual_rnn():`)': the cell's position among the code cells (from 1)
-    and its first line, which is how a student finds it in Jupyter."""
-    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
-    first = first if len(first) <= 50 else first[:49] + "…"
-    return f"code cell {position} (`{first}`)" if first else f"code cell {position} (empty)"
-
-
-def cell_label(index: int, labels: Mapping[int, str] | None) -> str:
-    """How the student finds a cell: 'code cell 5 (`def manual_rnn():`)'."""
-    return (labels or {}).get(index) or f"cell {index + 1}"
-
-
-def format_traceback(error: Mapping[str, Any], cells: Mapping[int, str] | None = None,
-                     labels: Mapping[int, str] | None = None) -> list[str]:
-    """The student's own frames only: cell, line, function, then the line of code.
-
-    With `cells` (the notebook's code cells by index, as the grading process read them), each
-    frame is checked against the notebook instead of being believed: a frame outside the
-    notebook is dropped, the code shown is the notebook's own line, and a function is named
-    only when the notebook defines it. The child is not trusted to send only its code.
-    """
-    lines = []
-    for frame in error.get("frames", []):
-        if not isinstance(frame, Mapping):
-            continue
-        if cells is not None:
-            frame = _checked_frame(frame, cells)
-            if frame is None:
-                continue
-        cell = cell_label(frame["cell"], labels) if type(frame.get("cell")) is int \
-            else "your code"
-        where = f", in {frame['function']}" if frame.get("function") not in ("", "<module>") \
-            else ""
-        lines += [f"  {cell}, line {frame['line']}{where}:", f"      {frame['code']}"]
-    return lines
-
-
-def _checked_frame(frame: Mapping[str, Any], cells: Mapping[int, str]) -> dict[str, Any] | None:
-    cell, line = frame.get("cell"), frame.get("line")
-    if type(cell) is not int or type(line) is not int or cell not in cells:
-        return None
-    source_lines = cells[cell].splitlines()
-    if not 1 <= line <= len(source_lines):
-        return None
-    function = frame.get("function")
-    defined = isinstance(function, str) and function.isidentifier() and any(
-        re.search(rf"\bdef\s+{function}\b", source) for source in cells.values())
-    return {"cell": cell, "line": line, "function": function if defined else "",
-            "code": source_lines[line - 1].strip()}
-
-
-def syntax_error_lines(error: Mapping[str, Any],
-                       cells: Mapping[int, str]) -> tuple[int, list[str]] | None:
-    """A cell that does not compile: (its line, [the line, a caret under where Python
-    stopped, the error]) from the notebook's own text; None if not one."""
-    if not str(error.get("type", "")).endswith(("SyntaxError", "IndentationError", "TabError")):
-        return None
-    frame = next((f for f in reversed(error.get("frames", [])) if isinstance(f, Mapping)
-                  and type(f.get("cell")) is int and type(f.get("line")) is int), None)
-    if frame is None or frame["cell"] not in cells:
-        return None
-    source_lines = cells[frame["cell"]].splitlines()
-    line, code = frame["line"], str(frame.get("code", "")).strip()
-    for candidate in (line, line + 1):  # a %%time cell's body starts on its second line
-        if 1 <= candidate <= len(source_lines) and source_lines[candidate - 1].strip() == code:
-            line = candidate
-            break
-    if not 1 <= line <= len(source_lines):
-        return None
-    shown = source_lines[line - 1].strip()
-    column, end = frame.get("column"), frame.get("end_column")
-    lines = [f"  {line:>3} | {shown}"]
-    if type(column) is int and 0 <= column <= len(shown):
-        width = end - column if type(end) is int and column < end <= len(shown) + 1 else 1
-        lines.append(f"      | {' ' * column}{'^' * width}")
-    message = (str(error.get("message", "")).strip().splitlines() or [""])[0][:200]
-    lines.append(f"{error.get('type')}: {message}")
-    return line, lines
 
 
 def explain_cell_errors(errors: list[Mapping[str, Any]], function: str, memory_mb: int,

@@ -85,7 +85,7 @@ def story(result: SubmissionResult, pictures: bool = True) -> Story:
     if told.notice_first:  # the cell that failed is the story; "not defined" follows from it
         told.problems = [p for p in told.problems if not _is_missing(p, result.cases)]
     summaries = {(line.summary, line.points) for line in told.cases}
-    if len(told.cases) > 1 and len(summaries) == 1 and not told.passed and \
+    if told.graded and len(told.cases) > 1 and len(summaries) == 1 and not told.passed and \
             not any(line.details for line in told.cases):  # failed calls: nothing per case
         told.same_for_all = told.cases[0].summary
     if pictures:

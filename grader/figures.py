@@ -25,7 +25,7 @@ from grader.results import CaseResult, OutputCheck
 
 # White within the tolerance; then light to dark (luminance falls with every band).
 BAND_COLOURS = ("rgb(255,255,255)", "rgb(253,208,162)", "rgb(241,105,19)", "rgb(127,39,4)")
-BAND_LABELS = ("within tolerance", "up to 10×", "10 to 1000×", "over 1000×")
+BAND_LABELS = ("within (≤ 1×)", "1 to 10×", "10 to 1000×", "over 1000×")
 GRID = "rgb(190,190,190)"
 SHOWN = 1  # heat maps per report: one shows the pattern; the text names every case
 
@@ -129,7 +129,7 @@ def heat_map_svg(image: np.ndarray, number: int, batch: int) -> tuple[str, int, 
                    f"text-anchor='middle'>{step}</text>")
     out.append(f"<text x='{left + grid_w // 2}' y='{top + grid_h + 34}' "
                "text-anchor='middle'>time step</text>")
-    out.append(f"<text x='{legend_x}' y='{top + 8}' font-weight='bold'>error / tolerance</text>")
+    out.append(f"<text x='{legend_x}' y='{top + 8}' font-weight='bold'>error ÷ tolerance</text>")
     for row, band in enumerate(range(len(BAND_LABELS) - 1, -1, -1)):
         y = top + 18 + row * 22
         out.append(f"<rect x='{legend_x}' y='{y}' width='18' height='18' "

@@ -11,14 +11,13 @@ The result is a list of findings, most likely first, each with the cases it expl
 
 from __future__ import annotations
 
-import ast
 import itertools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.cells import typed_in_sizes
 from grader.exercises.base import Arrays, Exercise, Mistake
 from grader.reference import Reference
 from grader.results import CaseResult, Finding
@@ -246,35 +245,3 @@ def _sizes_typed_in(exercise: Exercise, cases: list[CaseResult], source: str,
         "The case at the notebook's own sizes passes and cases of other sizes fail: read every "
         "size from the inputs' shapes (or the size globals) instead of typing the numbers in."],
         [c.case.number for c in others], "code", where)
-
-
-def typed_in_sizes(exercise: Exercise, source: str, shown: int = 3) -> list[tuple[int, str]]:
-    """Lines of the function's cell holding a number that is one of the notebook's sizes (or
-    twice one): (line number in the cell, the line)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    sizes = set(exercise.notebook_sizes.values())
-    numbers = sizes | {2 * size for size in sizes}
-    try:
-        tree = ast.parse(TransformerManager().transform_cell(source))
-    except SyntaxError:
-        return []
-    lines = source.splitlines()
-    found: dict[int, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == exercise.function:
-            body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and \
-                isinstance(getattr(node.body[0], "value", None), ast.Constant) else node.body
-            for inner in (n for statement in body for n in ast.walk(statement)):
-                if isinstance(inner, ast.Constant) and type(inner.value) is int and \
-                        inner.value in numbers and 1 <= inner.lineno <= len(lines):
-                    found.setdefault(inner.lineno, re.sub(r"\s+#.*$", "",
-                                                          lines[inner.lineno - 1].strip()))
-    return sorted(found.items())[:shown]
-
-
-def function_cell(cells: Mapping[int, str], function: str) -> int | None:
-    """The index of the cell that defines `function` (the last one, as Jupyter keeps it)."""
-    defining = [index for index, source in cells.items()
-                if re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE)]
-    return defining[-1] if defining else None

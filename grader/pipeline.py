@@ -7,7 +7,6 @@ stage is left to the caller (terminal for `check`, files for `grade`).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 import traceback
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import cells as cell_words
 from grader import diagnose, mistakes, results, wire
 from grader.cases import Case, make_inputs
 from grader.compare import ACCEPTED_DTYPES, check_output
@@ -129,7 +129,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     result.review = review_findings(notebook)  # for the instructor; the score is the cases'
     with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
         cells = {cell.index: cell.source for cell in notebook.cells}
-        labels = _cell_labels(path, notebook)
+        labels = cell_words.labels_of(path, notebook)
         try:
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:
@@ -150,7 +150,7 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     result.isolation, result.grader_log = sandbox.isolation or {}, sandbox.grader_log
     runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
-        where = "; ".join(_as_jupyter_shows(place, labels) for place in forbidden) \
+        where = "; ".join(cell_words.as_jupyter_shows(place, labels) for place in forbidden) \
             if forbidden else "seen while it ran"
         _fail(result, plan, results.FORBIDDEN, f"{exercise.forbidden_message} ({where})")
         return
@@ -165,29 +165,6 @@ def _run_cells(sandbox: Sandbox, notebook: Notebook, plan: GradingPlan) -> dict:
                            plan.config.limits.notebook_seconds)
 
 
-def _cell_labels(path: Path, notebook: Notebook) -> dict[int, str]:
-    """How the student finds each code cell in Jupyter, which numbers no cell: its position
-    among the notebook's code cells (skipped ones included) and its first line."""
-    try:
-        listed = json.loads(path.read_bytes())["cells"]
-        code = [index for index, cell in enumerate(listed)
-                if isinstance(cell, dict) and cell.get("cell_type") == "code"]
-    except (OSError, ValueError, KeyError, TypeError):  # an old notebook format: ours only
-        code = [cell.index for cell in notebook.cells]
-    sources = {cell.index: cell.source for cell in notebook.cells}
-    return {index: diagnose.code_cell_label(position, sources[index])
-            for position, index in enumerate(code, start=1) if index in sources}
-
-
-def _as_jupyter_shows(place: str, labels: dict[int, str]) -> str:
-    """"cell 9, line 2: calls rnn(...)" (counting every cell, from 1) in the words the student
-    finds it by: "code cell 5 (`def manual_rnn():`), line 2: calls rnn(...)"."""
-    found = re.match(r"cell (\d+)(,.*)", place, re.DOTALL)
-    if found is None or int(found[1]) - 1 not in labels:
-        return place
-    return diagnose.cell_label(int(found[1]) - 1, labels) + found[2]
-
-
 def _cells_stopped(failure: SandboxFailure, function: str, limits, cells: dict[int, str],
                    labels: dict[int, str], running: int | None) -> str:
     """The notebook's cells did not finish: which cell was running (the child says which; the
@@ -195,7 +172,7 @@ def _cells_stopped(failure: SandboxFailure, function: str, limits, cells: dict[i
     if running not in cells:
         limit = " (notebook time limit)" if failure.kind == "timeout" else ""
         return f"Running the notebook's cells: {_limit_story(failure)}{limit}."
-    cell = diagnose.cell_label(running, labels)
+    cell = cell_words.cell_label(running, labels)
     calls = re.search(rf"\b{re.escape(function)}\s*\(", cells[running]) and \
         not re.search(rf"\bdef\s+{re.escape(function)}\b", cells[running])
     where = (f"; it calls {function}(), so look there for a loop that never ends" if calls
@@ -298,8 +275,8 @@ def _diagnose(exercise: Exercise, cases: list[CaseResult], evidence: list[mistak
     when the function is missing because the cell defining it failed."""
     if all(case.passed for case in cases):
         return []
-    definer = mistakes.function_cell(cells, exercise.function)
-    where = diagnose.cell_label(definer, labels) if definer is not None else ""
+    definer = cell_words.function_cell(cells, exercise.function)
+    where = cell_words.cell_label(definer, labels) if definer is not None else ""
     if definer in {error.get("cell") for error in cell_errors}:
         for case in cases:
             if case.group == "missing":

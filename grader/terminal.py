@@ -67,6 +67,8 @@ def print_check(result: SubmissionResult, console: Console | None = None) -> Non
     elif told.cases and told.graded:
         _say(console, "Cases:", style="bold")
         _cases(console, told.cases)
+    elif told.cases:
+        _say(console, "No case was run.", style="bold")
     first = next((case for case in told.cases if case.details and not case.passed), None)
     if first is not None:
         _say(console, f"Details of case {first.number}:", style="bold")

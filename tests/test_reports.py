@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from grader import compare, diagnose, figures, mistakes, pipeline
+from grader import cells, compare, diagnose, figures, mistakes, pipeline
 from grader.cases import hidden_cases, public_cases
 from grader.config import Config
 from grader.exercises import EXERCISE
@@ -167,9 +167,9 @@ def test_sizes_typed_in_are_quoted_from_the_code_not_the_docstring() -> None:
     source = ('def manual_rnn():\n    """Sizes 5, 3 and 6 in the notebook."""\n'
               '    L, N, H = 5, 3, 6  # typed in\n    for t in range(L):\n        pass\n'
               '    return torch.zeros(L, N, 12), h_0\n')
-    assert mistakes.typed_in_sizes(EXERCISE, source) == [(3, "L, N, H = 5, 3, 6"),
+    assert cells.typed_in_sizes(EXERCISE, source) == [(3, "L, N, H = 5, 3, 6"),
                                                          (6, "return torch.zeros(L, N, 12), h_0")]
-    assert mistakes.typed_in_sizes(EXERCISE, "def manual_rnn():\n    return h_0[1]\n") == []
+    assert cells.typed_in_sizes(EXERCISE, "def manual_rnn():\n    return h_0[1]\n") == []
 
 
 # --- Cells as Jupyter shows them; syntax errors with their line and caret ---------------------
@@ -177,10 +177,10 @@ def test_sizes_typed_in_are_quoted_from_the_code_not_the_docstring() -> None:
 def test_cells_are_named_by_their_place_among_code_cells_and_their_first_line(tmp_path) -> None:
     from grader.notebook import load_notebook
 
-    labels = pipeline._cell_labels(SOLUTION, load_notebook(SOLUTION))
+    labels = cells.labels_of(SOLUTION, load_notebook(SOLUTION))
     assert labels[8] == "code cell 5 (`def manual_rnn():`)"
     assert labels[9] == "code cell 6 (`output, h_n = manual_rnn()`)"
-    assert diagnose.code_cell_label(2, "\n\n" + "x" * 80) == f"code cell 2 (`{'x' * 49}…`)"
+    assert cells.code_cell_label(2, "\n\n" + "x" * 80) == f"code cell 2 (`{'x' * 49}…`)"
 
 
 def _syntax_error(source: str, cell: int = 8) -> dict:
@@ -319,7 +319,8 @@ def test_a_heat_map_has_axes_ticks_the_forward_half_first_and_a_band_legend() ->
     svg, _, _ = heat_map_svg(band_image(check), case.case.number, check.error_ratio.shape[1])
     assert "time step</text>" in svg and "hidden unit (forward | reverse)</text>" in svg
     assert svg.index(">forward</text>") < svg.index(">reverse</text>")
-    for label in ("within tolerance", "up to 10×", "10 to 1000×", "over 1000×"):
+    assert ">error ÷ tolerance</text>" in svg  # the legend's scale is the tolerance's multiple
+    for label in ("within (≤ 1×)", "1 to 10×", "10 to 1000×", "over 1000×"):
         assert f">{label}</text>" in svg
     steps = case.case.sizes["L"]
     assert all(f">{t}</text>" in svg for t in range(steps))  # an integer tick per step
