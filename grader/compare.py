@@ -54,7 +54,8 @@ def check_output(exercise: Exercise, name: str, got: np.ndarray, torch_dtype: st
                          "the inputs (float64 is accepted too).")
         return check
     if got.shape != expected.shape:
-        check.mistake, story = exercise.explain_shape(name, tuple(got.shape), sizes)
+        told = exercise.explain_shape(name, tuple(got.shape), sizes)
+        check.mistake, story = told if isinstance(told, tuple) else ("", told)  # (key, story)
         check.summary = (f"{where}: shape {_shown_shape(exercise, got.shape, sizes, hidden)}, "
                          f"expected {tuple(expected.shape)}: {story}")
         return check
@@ -191,8 +192,11 @@ def locate(exercise: Exercise, name: str, shape: tuple[int, ...], at: tuple[int,
         if hits.size:
             inside = [int(i) for i in hits[0]]
             axes = exercise.half_axes.get(name, ())
-            if len(axes) == len(inside):
-                return ", ".join(axis.format(i=i, half=half)
-                                 for axis, i in zip(axes, inside, strict=True))
-            return f"{half} {inside}"
+            if len(axes) != len(inside):
+                return f"{half} {inside}"
+            if not any("{" in axis for axis in axes):  # plain axis names: "time step", "unit"
+                return f"{half}, " + ", ".join(f"{axis} {i}" for axis, i in
+                                               zip(axes, inside, strict=True))
+            return ", ".join(axis.format(i=i, half=half)
+                             for axis, i in zip(axes, inside, strict=True))
     return ""

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 from grader import results
 from grader.figures import Figure, heat_maps
-from grader.results import CaseResult, Finding, SubmissionResult
-
-NOT_GRADED = "Not graded."
+from grader.results import NOT_GRADED, CaseResult, Finding, SubmissionResult
 
 
 @dataclass

@@ -332,5 +332,6 @@ def _status_from_cases(cases: list[CaseResult], current: str) -> str:
 
 def _fail(result: SubmissionResult, plan: GradingPlan, status: str, message: str) -> None:
     result.status, result.message, result.score = status, message, 0.0
-    result.cases = [CaseResult(case, plan.config.scoring.points_per_case, problem="Not graded.")
+    result.cases = [CaseResult(case, plan.config.scoring.points_per_case,
+                               problem=results.NOT_GRADED)
                     for case in plan.cases]

@@ -33,6 +33,8 @@ STATUS_WORDS = {
     FORBIDDEN: "used the built-in RNN", GRADER_ERROR: "the grader failed (not the student)",
     SEVERAL_NOTEBOOKS: "several notebooks, none the assignment's",
 }
+# A case's problem when the submission was not graded at all (an unreadable notebook...).
+NOT_GRADED = "Not graded."
 # Statuses an instructor should look at by hand.
 NEEDS_A_LOOK = (CRASHED, TIMEOUT, LIMIT, GRADER_ERROR, INVALID, FORBIDDEN, SEVERAL_NOTEBOOKS)
 

@@ -97,6 +97,20 @@ def test_an_index_is_translated_into_time_step_sequence_direction_and_unit() -> 
     assert compare.locate(EXERCISE, "h_n", (2, 3, 6), (1, 2, 5)) == "sequence 2, reverse unit 5"
 
 
+def test_an_exercise_with_plain_axis_names_and_plain_shape_stories_still_reads() -> None:
+    """Exercises written before indices were put in words: their axis names and stories."""
+    import dataclasses
+
+    older = dataclasses.replace(EXERCISE, half_axes={"output": ("time step", "sequence", "unit")},
+                                explain_shape=lambda name, got, sizes: "a story")
+    assert compare.locate(older, "output", (2, 3, 12), (0, 0, 9)) == \
+        "reverse, time step 0, sequence 0, unit 3"
+    prepared = _plan().prepare(DIGEST)[0]
+    check = compare.check_output(older, "output", np.zeros((1, 2, 3)), "float32",
+                                 prepared.reference, prepared.case.sizes, hidden=True)
+    assert check.summary.endswith(": a story") and check.mistake == ""
+
+
 def test_a_public_table_lists_the_largest_differences_first_each_index_in_words() -> None:
     prepared = _plan(public=True).prepare("")[0]  # L=5, N=3, I=4, H=6
     got = prepared.reference.values["output"].copy()

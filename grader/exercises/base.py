@@ -56,8 +56,9 @@ class Exercise:
     reference: Callable[[Mapping[str, np.ndarray]], Arrays]
     rounding_bound: Callable[[Mapping[str, np.ndarray]], Arrays]
     expected_shape: Callable[[str, Sizes], tuple[int, ...]]
-    # A wrong shape in words: (mistake key or "", what it usually means).
-    explain_shape: Callable[[str, tuple[int, ...], Sizes], tuple[str, str]]
+    # A wrong shape in words: (mistake key or "", what it usually means); a plain story (no
+    # key) is accepted too.
+    explain_shape: Callable[[str, tuple[int, ...], Sizes], tuple[str, str] | str]
     split_halves: Callable[[str, np.ndarray], dict[str, np.ndarray]]
     describe_sizes: Callable[[Sizes], str]
     # Child side: turns plain inputs into the notebook's globals (runs in the student's process).
@@ -68,7 +69,7 @@ class Exercise:
     forbidden_message: str = ""
     # Each axis of an output's half in words, a format with {i} (the index) and {half}
     # ("forward"...): ("t = {i}", "sequence {i}", "{half} unit {i}") reads "t = 0, sequence 0,
-    # reverse unit 3".
+    # reverse unit 3"; plain names ("time step", "unit") read "reverse, time step 0, unit 3".
     half_axes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Two catalogued mistakes made at once, as one more mistake (None: they do not combine).
     combine_mistakes: Callable[[Mistake, Mistake], Mistake | None] | None = None
