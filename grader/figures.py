@@ -28,6 +28,7 @@ BAND_COLOURS = ("rgb(255,255,255)", "rgb(253,208,162)", "rgb(241,105,19)", "rgb(
 BAND_LABELS = ("within (≤ 1×)", "1 to 10×", "10 to 1000×", "over 1000×")
 GRID = "rgb(190,190,190)"
 SHOWN = 1  # heat maps per report: one shows the pattern; the text names every case
+TALL = 16  # features (2H) beyond which a picture is chosen only when no shorter one will do
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def heat_maps(cases: list[CaseResult]) -> list[Figure]:
     """Heat maps of the cases where a picture adds to the words: output has the right shape,
     more than one time step, and its error has a pattern in time or over units (an error as
     bad everywhere in a half, say halves swapped, is said in full by the text). The longest
-    first (the pattern is over time), then the narrowest (the smallest picture)."""
+    first (the pattern is over time) among those not too tall for a screen, then the
+    narrowest."""
     chosen = []
     for case in cases:
         check = next((c for c in case.checks if c.name == "output" and not c.ok
@@ -54,7 +56,8 @@ def heat_maps(cases: list[CaseResult]) -> list[Figure]:
             continue
         image = band_image(check)
         if _has_a_pattern(image):
-            chosen.append(((-image.shape[0], image.shape[1], case.case.number), case, check,
+            steps, features = image.shape
+            chosen.append(((features > TALL, -steps, features, case.case.number), case, check,
                            image))
     chosen.sort(key=lambda item: item[0])
     return [heat_map(case, check, image) for _, case, check, image in chosen[:SHOWN]]
@@ -99,12 +102,13 @@ def heat_map_svg(image: np.ndarray, number: int, batch: int) -> tuple[str, int, 
     grid_w, grid_h = steps * cell, features * cell + gap
     legend_x = left + grid_w + 24
     axis_h = max(grid_h, 200)  # room for the rotated axis title beside a short grid
-    width, height = legend_x + 150, top + max(axis_h, 4 * 22 + 24) + 46
+    title = f"Case {number}: output's error{_worst_of(batch)}"
+    width = max(legend_x + 150, left + 7 * len(title))  # ~7 px a character, bold, 12 px
+    height = top + max(axis_h, 4 * 22 + 24) + 46
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
            f"viewBox='0 0 {width} {height}' font-family='sans-serif' font-size='12'>",
            f"<rect width='{width}' height='{height}' fill='white'/>",
-           f"<text x='{left}' y='18' font-weight='bold'>Case {number}: output's error"
-           f"{_worst_of(batch)}</text>"]
+           f"<text x='{left}' y='18' font-weight='bold'>{escape(title)}</text>"]
     every = 1 if cell >= 18 or hidden <= 10 else 2
     for half, name in enumerate(("forward", "reverse")):
         y0 = top + half * (hidden * cell + gap)
