@@ -350,8 +350,7 @@ class Student:
         if isinstance(error, SyntaxError):
             message = error.msg or message  # str() names IPython's internal file
             if error.lineno is not None:
-                frames.append({"cell": self.current_cell, "line": error.lineno, "function": "",
-                               "code": (error.text or "").strip()})
+                frames.append(self.syntax_frame(error))
         described = {"kind": "exception", "type": type(error).__name__,
                      "message": message[:2000], "frames": frames[-6:]}
         if isinstance(error, OSError) and error.errno == errno.EFBIG:
@@ -359,6 +358,21 @@ class Student:
         elif isinstance(error, MemoryError) or "can't allocate memory" in message:
             described["limit"] = "memory"  # RLIMIT_AS: Python's or torch's allocator
         return described
+
+    def syntax_frame(self, error: SyntaxError) -> dict[str, Any]:
+        """Where a cell does not compile: its line, and the columns of the caret within the
+        line's stripped code (Python counts them from the line's start, from 1)."""
+        text = (error.text or "").rstrip("\r\n")
+        code = text.strip()
+        indent = len(text) - len(text.lstrip())
+        frame = {"cell": self.current_cell, "line": error.lineno, "function": "", "code": code}
+        if isinstance(error.offset, int) and error.offset >= 1:
+            frame["column"] = min(max(0, error.offset - 1 - indent), len(code))
+            end = getattr(error, "end_offset", None)
+            if isinstance(end, int) and end > error.offset and \
+                    getattr(error, "end_lineno", error.lineno) == error.lineno:
+                frame["end_column"] = min(end - 1 - indent, len(code) + 1)
+        return frame
 
     def locate(self, frame: traceback.FrameSummary) -> dict[str, Any] | None:
         """Map a frame to a notebook cell, or None when it is not the student's code."""

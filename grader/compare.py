@@ -4,9 +4,11 @@ Validation comes first (dtype, shape, finite values), then an element-wise compa
 reference's tolerance, split into the exercise's parts (`split_halves`: forward and reverse,
 each layer and direction, or the tensor whole) for partial credit.
 
-Public cases show a table of values (yours, the reference's, the difference). Hidden cases reveal
+Public cases show a table of values (yours, the reference's, the difference), largest differences
+first, each index also in words ("t = 0, sequence 0, reverse unit 3"). Hidden cases reveal
 nothing about their inputs: a mismatch is located (tensor, direction, time step, sequence,
-unit) and sized in bands relative to the tolerance; never a value, a difference or a ratio.
+unit) and sized in bands relative to the tolerance, worst band first; never a value, a
+difference or a ratio.
 A zeros answer therefore learns nothing of |expected|, and even the error ratios kept for the
 heat maps are clipped to the bands. Strings the child chose (its dtype name, odd shapes) are
 only echoed when they are one of a few known ones.
@@ -52,9 +54,10 @@ def check_output(exercise: Exercise, name: str, got: np.ndarray, torch_dtype: st
                          "the inputs (float64 is accepted too).")
         return check
     if got.shape != expected.shape:
+        told = exercise.explain_shape(name, tuple(got.shape), sizes)
+        check.mistake, story = told if isinstance(told, tuple) else ("", told)  # (key, story)
         check.summary = (f"{where}: shape {_shown_shape(exercise, got.shape, sizes, hidden)}, "
-                         f"expected {tuple(expected.shape)}: "
-                         f"{exercise.explain_shape(name, tuple(got.shape), sizes)}")
+                         f"expected {tuple(expected.shape)}: {story}")
         return check
     values = got.astype(np.float64)
     error = np.abs(values - expected)
@@ -74,8 +77,8 @@ def check_output(exercise: Exercise, name: str, got: np.ndarray, torch_dtype: st
         check.summary = _hidden_summary(where, values, ratio, wrong, exercise.reference_name)
         check.details = _hidden_table(exercise, name, values, ratio, wrong)
     else:
-        check.summary = _mismatch_summary(where, values, error, wrong, exercise.reference_name)
-        check.details = _mismatch_table(values, expected, error, wrong, exercise.reference_name)
+        check.summary = _mismatch_summary(exercise, name, where, values, error, wrong)
+        check.details = _mismatch_table(exercise, name, values, expected, error, wrong)
     return check
 
 
@@ -111,15 +114,16 @@ def _shown_shape(exercise: Exercise, shape: tuple[int, ...], sizes: dict[str, in
     return f"of {dimensions} dimension(s) that are not the case's sizes"
 
 
-def _mismatch_summary(where: str, values: np.ndarray, error: np.ndarray,
-                      wrong: np.ndarray, reference_name: str) -> str:
+def _mismatch_summary(exercise: Exercise, name: str, where: str, values: np.ndarray,
+                      error: np.ndarray, wrong: np.ndarray) -> str:
     non_finite = _non_finite(where, values)
     if non_finite:
         return non_finite
     worst = np.unravel_index(int(np.argmax(error)), error.shape)
-    return (f"{where}: {int(wrong.sum())} of {values.size} values differ from {reference_name}; "
-            f"largest "
-            f"difference {error.max():.3g} at index {list(map(int, worst))}.")
+    return (f"{where}: {int(wrong.sum())} of {values.size} values differ from "
+            f"{exercise.reference_name}; largest "
+            f"difference {error.max():.3g} at {locate(exercise, name, error.shape, worst)} "
+            f"(index {list(map(int, worst))}).")
 
 
 def _non_finite(where: str, values: np.ndarray) -> str:
@@ -130,12 +134,20 @@ def _non_finite(where: str, values: np.ndarray) -> str:
             "division, an overflow or an uninitialised tensor (torch.empty).")
 
 
-def _mismatch_table(values: np.ndarray, expected: np.ndarray, error: np.ndarray,
-                    wrong: np.ndarray, reference_name: str) -> list[str]:
-    rows = np.argwhere(wrong)[:TABLE_ROWS]
-    lines = [f"index            yours        {reference_name:12} difference"]
-    lines += [f"{str(list(map(int, at))):16} {values[tuple(at)]:<12.6g} "
-              f"{expected[tuple(at)]:<12.6g} {error[tuple(at)]:.3g}" for at in rows]
+def _mismatch_table(exercise: Exercise, name: str, values: np.ndarray, expected: np.ndarray,
+                    error: np.ndarray, wrong: np.ndarray) -> list[str]:
+    """The largest differences first: index, where in words, yours, the reference's, difference."""
+    order = np.argsort(-np.where(wrong, error, -1.0), axis=None, kind="stable")
+    rows = [np.unravel_index(int(flat), error.shape) for flat in order[:TABLE_ROWS]]
+    located = [(str(list(map(int, at))), locate(exercise, name, error.shape, at), at)
+               for at in rows]
+    width = max(len(words) for _, words, _ in located)
+    index_width = max(len(index) for index, _, _ in located)
+    reference = exercise.reference_name
+    lines = [f"{'index':{index_width}}  {'where':{width}}  {'yours':<12} {reference:<12} "
+             "difference"]
+    lines += [f"{index:{index_width}}  {words:{width}}  {values[at]:<12.6g} "
+              f"{expected[at]:<12.6g} {error[at]:.3g}" for index, words, at in located]
     if wrong.sum() > TABLE_ROWS:
         lines.append(f"... and {int(wrong.sum()) - TABLE_ROWS} more")
     return lines
@@ -157,14 +169,18 @@ def _hidden_summary(where: str, values: np.ndarray, ratio: np.ndarray,
 
 def _hidden_table(exercise: Exercise, name: str, values: np.ndarray, ratio: np.ndarray,
                   wrong: np.ndarray) -> list[str]:
-    """The first wrong elements in index order: where each one is, and its band."""
-    rows = [tuple(at) for at in np.argwhere(wrong)[:TABLE_ROWS]]
+    """Wrong elements, worst band first (index order within a band): where each one is, and
+    its band. The order tells nothing the bands do not already tell."""
+    banded = np.where(wrong, bands(ratio), -1)
+    order = np.argsort(-banded, axis=None, kind="stable")
+    rows = [np.unravel_index(int(flat), ratio.shape) for flat in order[:TABLE_ROWS]]
     located = [(str(list(map(int, at))), locate(exercise, name, ratio.shape, at),
-                BAND_NAMES[int(bands(ratio[at][None])[0])] if np.isfinite(values[at])
+                BAND_NAMES[int(banded[at])] if np.isfinite(values[at])
                 else "yours is NaN or infinite") for at in rows]
     width = max(len(where) for _, where, _ in located)
-    lines = [f"{'index':16} {'where':{width}}  off by"]
-    lines += [f"{index:16} {where:{width}}  {band}" for index, where, band in located]
+    index_width = max(len(index) for index, _, _ in located)
+    lines = [f"{'index':{index_width}}  {'where':{width}}  off by"]
+    lines += [f"{index:{index_width}}  {where:{width}}  {band}" for index, where, band in located]
     if wrong.sum() > TABLE_ROWS:
         lines.append(f"... and {int(wrong.sum()) - TABLE_ROWS} more")
     return lines
@@ -172,16 +188,19 @@ def _hidden_table(exercise: Exercise, name: str, values: np.ndarray, ratio: np.n
 
 def locate(exercise: Exercise, name: str, shape: tuple[int, ...], at: tuple[int, ...]) -> str:
     """An element of output `name` in the exercise's own words: its half (direction) and the
-    position within that half, e.g. "reverse, time step 2, sequence 0, unit 5"."""
-    flat = int(np.ravel_multi_index(at, shape))
+    position within that half, e.g. "t = 2, sequence 0, reverse unit 5"."""
+    flat = int(np.ravel_multi_index(tuple(int(i) for i in at), shape))
     positions = np.arange(int(np.prod(shape))).reshape(shape)
     for half, part in exercise.split_halves(name, positions).items():
         hits = np.argwhere(part == flat)
         if hits.size:
             inside = [int(i) for i in hits[0]]
             axes = exercise.half_axes.get(name, ())
-            if len(axes) == len(inside):
-                pairs = zip(axes, inside, strict=True)
-                return f"{half}, " + ", ".join(f"{axis} {i}" for axis, i in pairs)
-            return f"{half} {inside}"
+            if len(axes) != len(inside):
+                return f"{half} {inside}"
+            if not any("{" in axis for axis in axes):  # plain axis names: "time step", "unit"
+                return f"{half}, " + ", ".join(f"{axis} {i}" for axis, i in
+                                               zip(axes, inside, strict=True))
+            return ", ".join(axis.format(i=i, half=half)
+                             for axis, i in zip(axes, inside, strict=True))
     return ""

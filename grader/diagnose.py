@@ -1,8 +1,9 @@
-"""Turn failures into feedback a student can act on.
+"""Turn failures into feedback a student can act on: why a call or a cell failed, and where.
 
-Three kinds of explanation: why a call failed (exceptions, wrong return types, limits), which
-catalogued mistake the result matches (run in the grading process on the same inputs), and,
-when none does, where the result departs from the reference (which direction, from which step).
+Why a call failed (exceptions, wrong return types, limits) and why a cell did not run, told
+with the student's own cells as the student finds them in Jupyter (cells.py), with the line
+and, for a syntax error, a caret under it; and, when no mistake is named (mistakes.py), where
+the result departs from the reference.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from grader import results
+from grader.cells import cell_label, format_traceback, syntax_error_lines
 from grader.exercises.base import Exercise
-from grader.reference import Reference
 from grader.results import OutputCheck
 
 MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "out of memory")
-MISTAKE_SLACK = 4.0  # a mistake's own float32 rounding may exceed the reference's bound
 
 
 def is_memory_error(error: Mapping[str, Any]) -> bool:
@@ -37,41 +35,43 @@ def outcome_of(problem: Mapping[str, Any]) -> str:
     return results.ERROR
 
 
-def format_traceback(error: Mapping[str, Any],
-                     cells: Mapping[int, str] | None = None) -> list[str]:
-    """The student's own frames only: cell number, line, function and code.
-
-    With `cells` (the notebook's code cells by index, as the grading process read them), each
-    frame is checked against the notebook instead of being believed: a frame outside the
-    notebook is dropped, the code shown is the notebook's own line, and a function is named
-    only when the notebook defines it. The child is not trusted to send only its code.
-    """
-    lines = []
-    for frame in error.get("frames", []):
-        if not isinstance(frame, Mapping):
-            continue
-        if cells is not None:
-            frame = _checked_frame(frame, cells)
-            if frame is None:
-                continue
-        cell = f"cell {frame['cell'] + 1}" if frame.get("cell") is not None else "your code"
-        where = f" in {frame['function']}" if frame.get("function") not in ("", "<module>") else ""
-        lines.append(f"  {cell}, line {frame['line']}{where}: {frame['code']}")
-    return lines
-
-
-def _checked_frame(frame: Mapping[str, Any], cells: Mapping[int, str]) -> dict[str, Any] | None:
-    cell, line = frame.get("cell"), frame.get("line")
-    if type(cell) is not int or type(line) is not int or cell not in cells:
-        return None
-    source_lines = cells[cell].splitlines()
-    if not 1 <= line <= len(source_lines):
-        return None
-    function = frame.get("function")
-    defined = isinstance(function, str) and function.isidentifier() and any(
-        re.search(rf"\bdef\s+{function}\b", source) for source in cells.values())
-    return {"cell": cell, "line": line, "function": function if defined else "",
-            "code": source_lines[line - 1].strip()}
+def explain_cell_errors(errors: list[Mapping[str, Any]], function: str, memory_mb: int,
+                        cells: Mapping[int, str], labels: Mapping[int, str] | None,
+                        ) -> tuple[str, list[str]]:
+    """Cells that failed while the notebook ran, before any case's input existed (so told in
+    full): the first one in words, and below it the code (with a caret for a syntax error)."""
+    if not errors:
+        return "", []
+    first = errors[0]
+    index = first.get("cell")
+    cell = cell_label(index, labels) if type(index) is int else "a cell"
+    more = "" if len(errors) < 2 else \
+        f"; {len(errors) - 1} more cell{'s' if len(errors) > 2 else ''} failed after it"
+    syntax = syntax_error_lines(first, cells)
+    if syntax is not None:
+        line, lines = syntax
+        defines = type(index) is int and re.search(
+            rf"^\s*def\s+{re.escape(function)}\s*\(", cells.get(index, ""), re.MULTILINE)
+        after = f", so {function} is not defined" if defines else ""
+        return (f"{cell[:1].upper()}{cell[1:]} does not compile: {first.get('type')} on line "
+                f"{line} (below). None of the cell ran{after}{more}.", lines)
+    if first.get("limit") == "output":
+        return (f"While running the notebook, {cell} failed: it printed more than the output "
+                f"limit allows (output limit){more}.", [])
+    if is_memory_error(first):
+        return (f"While running the notebook, {cell} failed: it ran out of memory (memory "
+                f"limit, {memory_mb} MB): look for tensors that grow with every step{more}."), []
+    if first.get("type") == "NotImplementedError":
+        what, _ = explain_exception(function, first, 0)
+        return f"While running the notebook, {cell} failed: {what.rstrip('.')}{more}.", []
+    message = (str(first.get("message", "")).strip().splitlines() or [""])[0][:300]
+    # Where, when it is somewhere else than the cell itself (in manual_rnn, say): the student
+    # reads the cell's own lines in the notebook.
+    elsewhere = any(isinstance(f, Mapping) and f.get("cell") != index
+                    for f in first.get("frames", []))
+    trace = format_traceback(first, cells, labels) if elsewhere else []
+    return (f"While running the notebook, {cell} failed: {first.get('type')}: {message}{more}",
+            ["Where, in your notebook:", *trace] if trace else [])
 
 
 # Exception names told in hidden cases; any other (a class the notebook made up, whose name
@@ -92,46 +92,43 @@ HIDDEN_MESSAGE = ("hidden case: its message is not shown, as it could hold the h
 
 def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int,
                       hidden: bool = False, cells: Mapping[int, str] | None = None,
-                      returns: str = "its result") -> str:
-    """A failed call in words. In a hidden case nothing of the exception's message is told
-    (it may hold the hidden inputs), only its type and the notebook's own cell, line and code
-    (checked against `cells`)."""
+                      labels: Mapping[int, str] | None = None,
+                      returns: str = "its result") -> tuple[str, list[str]]:
+    """A failed call in words, and where in the notebook. In a hidden case nothing of the
+    exception's message is told (it may hold the hidden inputs), only its type and the
+    notebook's own cell, line and code (checked against `cells`)."""
     kind, message = error.get("type", ""), error.get("message", "")
     if kind == "NotImplementedError":
         return (f"{function} is not implemented yet: replace `raise NotImplementedError()` in "
-                "its cell with your code.")
+                "its cell with your code."), []
     if kind == "SystemExit":
-        return f"{function} called sys.exit(); return {returns} instead."
+        return f"{function} called sys.exit(); return {returns} instead.", []
     if kind in ("EOFError", "StdinNotImplementedError"):
-        return "input() cannot be answered while grading; remove calls to input()."
+        return "input() cannot be answered while grading; remove calls to input().", []
     if error.get("limit") == "output":
         return (f"{function} printed more than the output limit allows; remove prints "
-                "inside loops (output limit).")
+                "inside loops (output limit)."), []
     if is_memory_error(error):
         return (f"{function} ran out of memory (memory limit, {memory_mb} MB): look for tensors "
-                "that grow with every step or sizes multiplied by mistake.")
+                "that grow with every step or sizes multiplied by mistake."), []
     if hidden:
         told = kind if kind in KNOWN_EXCEPTIONS else "an exception of a class of its own"
-        lines = [f"{function} raised {told} ({HIDDEN_MESSAGE})."]
-        trace = format_traceback(error, cells or {})
-    else:
-        lines = [f"{function} raised {kind}: {message}"]
-        trace = format_traceback(error)
-    if trace:
-        lines += ["Where, in your notebook:", *trace]
-    return "\n".join(lines)
+        return f"{function} raised {told} ({HIDDEN_MESSAGE}).", \
+            format_traceback(error, cells or {}, labels)
+    return f"{function} raised {kind}: {message}", format_traceback(error, cells, labels)
 
 
-def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_mb: int,
-                         max_elements: int, hidden: bool = False,
-                         cells: Mapping[int, str] | None = None) -> str:
-    """A call answered with an error instead of values. In a hidden case, what the child
-    chose freely (type names, counts) is told only when it is one of a few known ones."""
+def explain_call(exercise: Exercise, problem: Mapping[str, Any], memory_mb: int,
+                 max_elements: int, hidden: bool = False, cells: Mapping[int, str] | None = None,
+                 labels: Mapping[int, str] | None = None) -> tuple[str, list[str], str]:
+    """A call answered with an error instead of values: (what, where, a key shared by calls
+    that failed the same way). In a hidden case, what the child chose freely (type names,
+    counts) is told only when it is one of a few known ones."""
     function, names = exercise.function, exercise.output_names
     kind = problem.get("kind")
     if kind == "missing":
         return (f"The notebook defines no function {function}(); keep the cell that starts "
-                f"with `def {function}():` and its name.")
+                f"with `def {function}():` and its name."), [], "missing"
     if kind == "not_pair":
         length, returned = problem.get("length"), _type_name(problem.get("type"), hidden)
         if hidden and length is not None and not (type(length) is int and 0 <= length <= 9):
@@ -140,23 +137,36 @@ def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_
             got = f"{returned} of {length} items" if length is not None else returned
         count = {2: "two", 3: "three"}.get(len(names), str(len(names)))
         return (f"{function} must return a tuple of {count} tensors, "
-                f"{exercise.returns_text}; it returned {got}.")
+                f"{exercise.returns_text}; it returned {got}."), [], f"not_pair:{got}"
     if kind == "structure":
         key = problem.get("key")
         story = exercise.structure_stories.get(key) if isinstance(key, str) else None
         return story or (f"{function} must return {exercise.returns_text}, as "
-                         f"{exercise.reference_name} does.")
+                         f"{exercise.reference_name} does."), [], f"structure:{key}"
     if kind == "not_tensor":
-        return (f"{_item(names, problem.get('position'))} is "
+        what = (f"{_item(names, problem.get('position'))} is "
                 f"{_type_name(problem.get('type'), hidden)}, not a torch.Tensor.")
+        return what, [], f"not_tensor:{what}"
     if kind == "too_large":
         elements, name = problem.get("elements"), _name(names, problem.get("position"))
         if hidden or type(elements) is not int:
             return (f"{name} has more than the limit of {max_elements} elements; it should be "
-                    "far smaller.")
+                    "far smaller."), [], f"too_large:{name}"
         return (f"{name} has {elements} elements, more than the limit of {max_elements}; it "
-                "should be far smaller.")
-    return explain_exception(function, problem, memory_mb, hidden, cells, exercise.returns_text)
+                "should be far smaller."), [], f"too_large:{name}"
+    what, trace = explain_exception(function, problem, memory_mb, hidden, cells, labels,
+                                     exercise.returns_text)
+    return what, trace, f"exception:{problem.get('type')}:{'|'.join(trace) or what}"
+
+
+def explain_call_problem(exercise: Exercise, problem: Mapping[str, Any], memory_mb: int,
+                         max_elements: int, hidden: bool = False,
+                         cells: Mapping[int, str] | None = None,
+                         labels: Mapping[int, str] | None = None) -> str:
+    """explain_call as one text: what, then where."""
+    what, trace, _ = explain_call(exercise, problem, memory_mb, max_elements, hidden, cells,
+                                  labels)
+    return "\n".join([what, "Where, in your notebook:", *trace] if trace else [what])
 
 
 def _name(names: tuple[str, ...], position: object) -> str:
@@ -173,53 +183,6 @@ def _type_name(name: object, hidden: bool) -> str:
     if not isinstance(name, str) or hidden and name not in KNOWN_TYPES:
         return "an object of a class of its own"
     return f"a {name}"
-
-
-def weigh_mistakes(exercise: Exercise, inputs: Mapping[str, np.ndarray], reference: Reference,
-                   returned: Mapping[str, np.ndarray]) -> tuple[list[str], list[str]]:
-    """Catalogued mistakes the student's result matches on these inputs, and those it rules
-    out (the mistake would have made a visible difference, and the result does not show it)."""
-    matched, ruled_out = [], []
-    for mistake in exercise.mistakes:
-        predicted = mistake.compute(inputs)
-        if predicted is None or _close(predicted, reference.values, reference, slack=1.0):
-            continue  # on these inputs the mistake makes no difference: no evidence
-        if _close(returned, predicted, reference, slack=MISTAKE_SLACK):
-            matched.append(mistake.key)
-        else:
-            ruled_out.append(mistake.key)
-    return matched, ruled_out
-
-
-def consistent_mistakes(cases: list[tuple[list[str], list[str]]]) -> list[str]:
-    """Mistakes matched in some case and ruled out in none, in catalogue order of first match."""
-    ruled_out = {key for _, out in cases for key in out}
-    found: dict[str, None] = {}
-    for matched, _ in cases:
-        found.update(dict.fromkeys(key for key in matched if key not in ruled_out))
-    return list(found)
-
-
-def _close(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], reference: Reference,
-           slack: float) -> bool:
-    for name, expected in want.items():
-        values = got.get(name)
-        if values is None or np.squeeze(values).shape != np.squeeze(expected).shape:
-            return False
-        values, expected = np.squeeze(values).astype(np.float64), np.squeeze(expected)
-        tolerance = reference.tolerance[name]
-        if tolerance.shape != expected.shape:
-            tolerance = tolerance.max()
-        allowed = slack * tolerance + 1e-5 * np.abs(expected)
-        if not np.all(np.abs(values - expected) <= allowed):
-            return False
-    return True
-
-
-def describe_mistakes(exercise: Exercise, keys: list[str]) -> list[str]:
-    by_key = {mistake.key: mistake for mistake in exercise.mistakes}
-    return [f"This looks like a known mistake: {by_key[key].title}. Hint: {by_key[key].hint}"
-            for key in keys]
 
 
 def localise(checks: list[OutputCheck], steps: int) -> list[str]:

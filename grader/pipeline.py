@@ -7,6 +7,7 @@ stage is left to the caller (terminal for `check`, files for `grade`).
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import diagnose, results, wire
+from grader import cells as cell_words
+from grader import diagnose, mistakes, results, wire
 from grader.cases import Case, make_inputs
 from grader.compare import ACCEPTED_DTYPES, check_output
 from grader.config import Config
@@ -122,7 +124,8 @@ def notebook_sha256(path: Path) -> str:
 def grade_submission(path: Path, name: str, plan: GradingPlan, context) -> SubmissionResult:
     """Always returns a result, even when the grader itself fails on this submission."""
     started = time.monotonic()
-    result = SubmissionResult(name, str(path), results.GRADED, plan.max_score)
+    result = SubmissionResult(name, str(path), results.GRADED, plan.max_score,
+                              exercise=plan.exercise.name)
     try:
         _grade(path, plan, context, result)
     except Exception:  # noqa: BLE001 - one submission must never stop a batch
@@ -147,27 +150,30 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
     result.review = review_findings(notebook)  # for the instructor; the score is the cases'
     with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
+        cells = {cell.index: cell.source for cell in notebook.cells}
+        labels = cell_words.labels_of(path, notebook)
         try:
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:
             status = _FAILURE_OUTCOMES.get(failure.kind, results.CRASHED)
-            limit = " (notebook time limit)" if failure.kind == "timeout" else ""
-            _fail(result, plan, status, f"Running the notebook's cells: {_limit_story(failure)}"
-                  f"{limit}{_while_running(notebook, sandbox.running_cell)}.")
+            _fail(result, plan, status, _cells_stopped(failure, exercise.function, limits,
+                                                       cells, labels, sandbox.running_cell))
         else:
             # Cells run before any case's input exists: their errors are told in full.
-            result.message = _cell_errors_message(ran, exercise, limits.memory_mb)
+            errors = ran.get("errors", [])
+            result.message, result.detail = diagnose.explain_cell_errors(
+                errors, exercise.function, limits.memory_mb, cells, labels)
             prepared = plan.prepare(digest)
-            cells = {cell.index: cell.source for cell in notebook.cells}
-            result.cases = _grade_cases(sandbox, plan, prepared, cells)
-            _diagnose(exercise, result.cases)
-            if any(error.get("limit") for error in ran.get("errors", [])):
+            result.cases, evidence = _grade_cases(sandbox, plan, prepared, cells, labels)
+            result.findings = _diagnose(exercise, result.cases, evidence, cells, labels, errors)
+            if any(error.get("limit") for error in errors):
                 result.status = results.LIMIT  # the cases it finished keep their points
     result.stdout, result.stderr = sandbox.captured.stdout, sandbox.captured.stderr
     result.isolation, result.grader_log = sandbox.isolation or {}, sandbox.grader_log
     runtime_builtin = any(case.outcome == results.FORBIDDEN for case in result.cases)
     if forbidden or runtime_builtin:
-        where = "; ".join(forbidden) if forbidden else "seen while it ran"
+        where = "; ".join(cell_words.as_jupyter_shows(place, labels) for place in forbidden) \
+            if forbidden else "seen while it ran"
         _fail(result, plan, results.FORBIDDEN, f"{exercise.forbidden_message} ({where})")
         return
     if result.cases:
@@ -181,55 +187,51 @@ def _run_cells(sandbox: Sandbox, notebook: Notebook, plan: GradingPlan) -> dict:
                            plan.config.limits.notebook_seconds)
 
 
-def _while_running(notebook: Notebook, index: int | None) -> str:
-    """", while cell 9 (`for t in range(L):`) was running", from the notebook's own text."""
-    source = next((cell.source for cell in notebook.cells if cell.index == index), None)
-    if source is None:
-        return ""
-    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
-    return f", while cell {index + 1} (`{first[:60]}`) was running"
-
-
-def _cell_errors_message(ran: dict, exercise: Exercise, memory_mb: int) -> str:
-    errors = ran.get("errors", [])
-    if not errors:
-        return ""
-    first = errors[0]
-    cell = f"cell {first.get('cell', 0) + 1}"
-    if first.get("limit") == "output":
-        detail = "it printed more than the output limit allows (output limit)"
-    elif diagnose.is_memory_error(first):
-        detail = (f"it ran out of memory (memory limit, {memory_mb} MB): look for tensors "
-                  "that grow with every step")
-    elif first.get("type") == "NotImplementedError":
-        detail = diagnose.explain_exception(exercise.function, first, 0,
-                                            returns=exercise.returns_text)
-    else:
-        message = (str(first.get("message", "")).strip().splitlines() or [""])[0]
-        detail = f"{first.get('type')}: {message}"
-    more = f" ({len(errors) - 1} more cell(s) failed too)" if len(errors) > 1 else ""
-    return f"While running the notebook, {cell} failed: {detail}{more}"
+def _cells_stopped(failure: SandboxFailure, function: str, limits, cells: dict[int, str],
+                   labels: dict[int, str], running: int | None) -> str:
+    """The notebook's cells did not finish: which cell was running (the child says which; the
+    words come from the notebook's own text), and where to look."""
+    if running not in cells:
+        limit = " (notebook time limit)" if failure.kind == "timeout" else ""
+        return f"Running the notebook's cells: {_limit_story(failure)}{limit}."
+    cell = cell_words.cell_label(running, labels)
+    calls = re.search(rf"\b{re.escape(function)}\s*\(", cells[running]) and \
+        not re.search(rf"\bdef\s+{re.escape(function)}\b", cells[running])
+    where = (f"; it calls {function}(), so look there for a loop that never ends" if calls
+             else ": look for a loop that never ends") + " (or input())"
+    if failure.kind == "timeout":
+        return (f"{cell[:1].upper()}{cell[1:]} was still running when the notebook time limit "
+                f"of {limits.notebook_seconds:g} s ran out{where}.")
+    return f"Running the notebook's cells: {_limit_story(failure)}, while {cell} was running."
 
 
 def _grade_cases(sandbox: Sandbox, plan: GradingPlan, prepared_cases: list[PreparedCase],
-                 cells: dict[int, str]) -> list[CaseResult]:
+                 cells: dict[int, str], labels: dict[int, str] | None = None,
+                 ) -> tuple[list[CaseResult], list[mistakes.Evidence]]:
     graded: list[CaseResult] = []
+    evidence: list[mistakes.Evidence] = []
     dead: str | None = None
     for prepared in prepared_cases:
         case_result = CaseResult(prepared.case, plan.config.scoring.points_per_case)
         if dead:
             case_result.problem, case_result.outcome = f"Not run: {dead}", results.CRASHED
+            case_result.group = "not run"
         else:
             try:
-                _grade_case(sandbox, prepared, plan, case_result, cells)
+                returned = _grade_case(sandbox, prepared, plan, case_result, cells, labels)
             except SandboxFailure as failure:
                 story = _limit_story(failure, prepared.case.hidden)
                 suffix = " (time limit per call)" if failure.kind == "timeout" else ""
                 case_result.problem = f"{plan.exercise.function}: {story}{suffix}."
                 case_result.outcome = _FAILURE_OUTCOMES.get(failure.kind, results.CRASHED)
+                case_result.group = f"failure:{failure.kind}"
                 dead = f"an earlier case stopped the notebook's process ({story})."
+            else:
+                if returned is not None:
+                    evidence.append(mistakes.Evidence(case_result, prepared.inputs,
+                                                      prepared.reference, returned))
         graded.append(case_result)
-    return graded
+    return graded, evidence
 
 
 _FAILURE_OUTCOMES = {"timeout": results.TIMEOUT, "output_limit": results.LIMIT,
@@ -252,32 +254,33 @@ def _limit_story(failure: SandboxFailure, hidden: bool = False) -> str:
 
 
 def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
-                case_result: CaseResult, cells: dict[int, str]) -> None:
+                case_result: CaseResult, cells: dict[int, str],
+                labels: dict[int, str] | None) -> Arrays | None:
+    """Call the function on one case and compare; returns what it returned, if comparable."""
     exercise, limits, case = plan.exercise, plan.config.limits, prepared.case
     answer = sandbox.request(
         {"op": "call", "function": exercise.function, "exercise_module": exercise.child_module,
          "count": len(exercise.output_names), "sizes": case.sizes,
          "arrays": prepared.wire_inputs},
         limits.call_seconds)
-    sizes = f"[{exercise.describe_sizes(case.sizes)}] "
     if answer.get("builtin_calls") or answer.get("builtin_result"):
-        case_result.problem = sizes + (f"the built-in {exercise.reference_name} (or another "
-                                       "recurrent built-in) was used to compute the result.")
-        case_result.outcome = results.FORBIDDEN
-        return
+        case_result.problem = (f"the built-in {exercise.reference_name} (or another "
+                               "recurrent built-in) was used to compute the result.")
+        case_result.outcome, case_result.group = results.FORBIDDEN, "builtin"
+        return None
     if "error" in answer:
         error = answer["error"] if isinstance(answer["error"], dict) else {}
-        case_result.problem = sizes + diagnose.explain_call_problem(
-            exercise, error, limits.memory_mb, limits.max_elements, case.hidden, cells)
+        case_result.problem, case_result.trace, case_result.group = diagnose.explain_call(
+            exercise, error, limits.memory_mb, limits.max_elements, case.hidden, cells, labels)
         case_result.outcome = diagnose.outcome_of(error)
-        return
+        return None
     try:
         returned = _decode_values(answer, exercise, limits.max_elements)
     except wire.WireError as error:
         detail = "" if case.hidden else f" ({error})"
-        case_result.problem = sizes + f"the returned values could not be read{detail}."
-        case_result.outcome = results.ERROR
-        return
+        case_result.problem = f"the returned values could not be read{detail}."
+        case_result.outcome, case_result.group = results.ERROR, "unreadable"
+        return None
     case_result.checks = [
         check_output(exercise, name, values, dtype, prepared.reference, case.sizes, case.hidden)
         for name, (values, dtype) in returned.items()]
@@ -285,22 +288,31 @@ def _grade_case(sandbox: Sandbox, prepared: PreparedCase, plan: GradingPlan,
                                         for check in case_result.checks})
     case_result.score = round(case_result.max_score * fraction, 9)
     comparable = all(dtype in ACCEPTED_DTYPES for _, dtype in returned.values())
-    if case_result.score < case_result.max_score and comparable:
-        arrays = {name: values for name, (values, _) in returned.items()}
-        case_result.matched, case_result.ruled_out = diagnose.weigh_mistakes(
-            exercise, prepared.inputs, prepared.reference, arrays)
+    return {name: values for name, (values, _) in returned.items()} if comparable else None
 
 
-def _diagnose(exercise: Exercise, cases: list[CaseResult]) -> None:
-    """Name a catalogued mistake only where every case agrees with it; else localise."""
-    consistent = diagnose.consistent_mistakes([(c.matched, c.ruled_out) for c in cases])
+def _diagnose(exercise: Exercise, cases: list[CaseResult], evidence: list[mistakes.Evidence],
+              cells: dict[int, str], labels: dict[int, str],
+              cell_errors: list[dict]) -> list[results.Finding]:
+    """Name mistakes where every case agrees; localise the cases no mistake explains; say so
+    when the function is missing because the cell defining it failed."""
+    if all(case.passed for case in cases):
+        return []
+    definer = cell_words.function_cell(cells, exercise.function)
+    where = cell_words.cell_label(definer, labels) if definer is not None else ""
+    if definer in {error.get("cell") for error in cell_errors}:
+        for case in cases:
+            if case.group == "missing":
+                case.problem = (f"{exercise.function} is not defined because its cell failed "
+                                f"({where}; see above).")
+    findings = mistakes.name_mistakes(exercise, cases, evidence,
+                                      cells.get(definer, "") if definer is not None else "",
+                                      where)
     for case in cases:
-        if case.problem is not None or case.passed:
-            continue
-        case.mistakes = [key for key in case.matched if key in consistent]
-        localise = exercise.localise or diagnose.localise
-        case.diagnosis = diagnose.describe_mistakes(exercise, case.mistakes) \
-            or localise(case.checks, case.case.sizes["L"])
+        if case.problem is None and not case.passed and not case.mistakes:
+            localise = exercise.localise or diagnose.localise
+            case.diagnosis = localise(case.checks, case.case.sizes["L"])
+    return findings
 
 
 def _decode_values(answer: dict, exercise: Exercise,
@@ -344,5 +356,6 @@ def _status_from_cases(cases: list[CaseResult], current: str) -> str:
 
 def _fail(result: SubmissionResult, plan: GradingPlan, status: str, message: str) -> None:
     result.status, result.message, result.score = status, message, 0.0
-    result.cases = [CaseResult(case, plan.config.scoring.points_per_case, problem="Not graded.")
+    result.cases = [CaseResult(case, plan.config.scoring.points_per_case,
+                               problem=results.NOT_GRADED)
                     for case in plan.cases]

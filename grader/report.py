@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from grader.results import GRADED, SubmissionResult
+from grader.results import GRADED, CaseResult, SubmissionResult
 
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.csv"
@@ -48,19 +48,27 @@ def gradescope_results(result: SubmissionResult,
     the result was graded on (`provenance`: the notebook's digest, the grading fingerprint).
 
     Students see `output` and each test's `output`; `extra_data` is stored for the instructor
-    only (Gradescope never shows it), and so is where what the notebook printed goes."""
+    only (Gradescope never shows it), and so is where what the notebook printed goes. The
+    top-level output is the feedback page's story in HTML (the verdict, the mistake and the
+    cases it explains, a failure's code once, heat maps); each case is a test whose text says
+    what is wrong in it, with its table of differences."""
+    from grader.feedback import story
+    from grader.html_report import gradescope_output
+
+    told = story(result, pictures=False)
     tests = [{
         "name": f"{case.case.title} [{_sizes(case.case.sizes)}]",
         "score": round(case.score, 4),
         "max_score": case.max_score,
         "status": "passed" if case.passed else "failed",
-        "output": case.feedback(),
+        "output": case_text(result, case),
         "visibility": "visible",
     } for case in result.cases]
     return {
         "score": round(result.score, 4),
         "max_score": result.max_score,
-        "output": overall_message(result),
+        "output": gradescope_output(result),
+        "output_format": "html",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "execution_time": round(result.seconds, 3),
@@ -68,6 +76,7 @@ def gradescope_results(result: SubmissionResult,
         "extra_data": {
             "submission": result.name,
             "status": result.status,
+            "headline": told.headline,
             "notebook_sha256": result.notebook_sha256,
             **(provenance or {}),
             "case_scores": [round(case.score, 4) for case in result.cases],
@@ -85,14 +94,21 @@ def _sizes(sizes: dict[str, int]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sizes.items())
 
 
-def overall_message(result: SubmissionResult) -> str:
-    lines = [f"Score: {result.score:g} / {result.max_score:g}"]
-    if result.message:
-        lines.append(result.message)
-    passed = sum(case.passed for case in result.cases)
-    if result.cases and result.status == GRADED:
-        lines.append(f"{passed} of {len(result.cases)} cases fully right.")
-    return "\n".join(lines)
+def case_text(result: SubmissionResult, case: CaseResult) -> str:
+    """One case as plain text: its verdict line, the mistake that explains it (told in full at
+    the top), then what failed or the table of differences; a traceback is not repeated."""
+    verdict = "PASS" if case.passed else "FAIL"
+    lines = [f"{verdict} {case.score:g}/{case.max_score:g}"]
+    named = [f.title for f in result.findings if case.case.number in f.cases]
+    if named:
+        lines.append("Explained by: " + "; ".join(named) + " (see the top).")
+    if case.problem:
+        lines.append(case.problem)
+        if case.trace:
+            lines.append(f"Where: {case.trace[0].strip().rstrip(':')} (the code is at the top).")
+    else:
+        lines.append(case.feedback(trace=False))
+    return "\n".join(line for line in lines if line)
 
 
 def load_schema() -> dict[str, Any]:

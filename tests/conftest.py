@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,45 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
     """`python -m grader ARGS` in a child process, as a user would run it."""
     return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=600)
+
+
+class _HtmlText(HTMLParser):
+    """The text a reader gets from HTML: character references decoded, images by their alt."""
+
+    BREAKS = {"p", "div", "pre", "br", "li", "tr", "h1", "h2", "h3", "details", "figure"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0  # inside <style>, <script> or <title>: not read
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+        if tag == "img":
+            self.parts.append(dict(attrs).get("alt") or "")
+        self.hidden += tag in ("style", "script", "title")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.hidden -= tag in ("style", "script", "title")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def html_text(html: str) -> str:
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def visible_text(results: dict) -> str:
+    """What a student reads in results.json on Gradescope: the top-level output (rendered, if
+    it is HTML) and each test's name and output; extra_data is instructor-only."""
+    output = results.get("output", "")
+    if results.get("output_format") == "html":
+        output = html_text(output)
+    return "\n".join([output] + [f"{test.get('name', '')}\n{test.get('output', '')}"
+                                 for test in results.get("tests", [])])

@@ -337,6 +337,23 @@ def manual_rnn():
     # YOUR CODE HERE
     raise NotImplementedError()'''
 
+TUTORIAL_STYLE = '''\
+def manual_rnn():
+    L, N, _ = sequence.shape
+    H = w_hh_l0.shape[0]
+    h_f, h_b = torch.zeros(N, H), torch.zeros(N, H)
+    out_f, out_b = [], []
+    for t in range(L):
+        h_f = torch.tanh(sequence[t] @ w_ih_l0.T + b_ih_l0 + h_f @ w_hh_l0.T + b_hh_l0)
+        out_f.append(h_f)
+        h_b = torch.tanh(sequence[L - 1 - t] @ w_r_ih_l0.T + b_r_ih_l0
+                         + h_b @ w_r_hh_l0.T + b_r_hh_l0)
+        out_b.append(h_b)
+    output = torch.cat([torch.stack(out_f), torch.stack(out_b)], dim=2)
+    h_n = torch.stack([h_f, h_b])
+    return output, h_n
+'''
+
 HIDDEN = ("known mistake", EXPECTED_VALUES_HEADER)  # handy absent/feedback pieces
 
 BUGS = (
@@ -399,7 +416,9 @@ BUGS = (
                                 "    L = 5  # SEQUENCE_LENGTH, typed in\n")),
                 8, ERROR,
                 feedback=("manual_rnn raised IndexError (hidden case",
-                          "cell 9, line 7 in manual_rnn: h = torch.tanh(sequence[t]"),
+                          "code cell 5 (`def manual_rnn():`), line 7, in manual_rnn:",
+                          "h = torch.tanh(sequence[t]",
+                          "sizes hard-coded to the notebook's", "line 3:\n    L = 5"),
                 absent=("index 1 is out of bounds",),
                 case_scores=(4, 0, 0, 0, 0, 4)),
     # Reverse states appended in visiting order (t = L-1 first) and stacked as they are:
@@ -495,6 +514,40 @@ BUGS = (
                 20, GRADED,
                 feedback=("h_n's reverse half taken at the last time step",),
                 case_scores=(3, 4, 4, 3, 3, 3)),
+    # The reverse direction starts from h_0[0], the forward one's initial state. Forward half
+    # and h_n[0] right everywhere (2 per case). Cases 3 and 5 have h_0 = 0, both slices zeros
+    # -> 4. Cases 1, 2 and 6 (random h_0, L <= 5, H >= 6): the reverse half's first step starts
+    # from the wrong state and h_n[1] still carries it (as for bug_h0_ignored) -> 2. Case 4
+    # (L = 8, H = 2): output's reverse half is wrong at t = 7; whether h_n[1] has forgotten its
+    # start after 8 steps depends on the values, drawn per notebook: on this notebook's inputs
+    # it has not (test_corpus_e2e.py recomputes it) -> 2.
+    CorpusEntry("bug_reverse_starts_from_h0_forward",
+                _variant(LOOP, ("    h = h_0[1]\n", "    h = h_0[0]\n")),
+                16, GRADED, feedback=("the reverse direction starts from h_0[0]",
+                                      "the reverse one from h_0[1]"),
+                case_scores=(2, 2, 4, 2, 4, 2)),
+    # Two mistakes at once, as in a tutorial's hand-written bidirectional RNN: both directions
+    # start from zeros (h_0 ignored) and the reverse states are appended in visiting order
+    # (never put back in time order). Case 3 (L = 1, h_0 = 0): neither shows -> 4. Case 5
+    # (L = 2, h_0 = 0): only the flip shows, in output's reverse half -> 3. Cases 1, 2 and 6
+    # (random h_0): every half wrong (output's halves at their first steps, h_n carries h_0
+    # as in bug_h0_ignored) -> 0. Case 4 (L = 8, H = 2): output's halves wrong; after 8 steps
+    # one of h_n's halves has forgotten its zero start on this notebook's own inputs, the other
+    # has not (recomputed by test_corpus_e2e.py) -> 1.
+    # Each catalogued mistake alone is ruled out by the cases where the other one shows too;
+    # the pair is named.
+    CorpusEntry("bug_h0_ignored_and_reverse_not_flipped", TUTORIAL_STYLE, 8, GRADED,
+                feedback=("two mistakes at once", "reverse outputs stored at the forward time "
+                          "index and h_0 ignored (state starts at zero)"),
+                case_scores=(0, 0, 4, 1, 3, 0)),
+    # relu in the reverse direction only: the forward half and h_n[0] right (2 per case), the
+    # reverse half and h_n[1] wrong in every case (relu(z) != tanh(z) for any z != 0) -> 12.
+    # No catalogued mistake fits both directions; relu fits the reverse one and is named there.
+    CorpusEntry("bug_relu_in_reverse_only",
+                _variant(LOOP, ("h = torch.tanh(sequence[t] @ w_r_ih_l0.T",
+                                "h = torch.relu(sequence[t] @ w_r_ih_l0.T")),
+                12, GRADED, feedback=("relu instead of tanh (in the reverse direction only)",),
+                case_scores=(2,) * 6),
     # Preallocated zeros, loops of L - 1 steps: forward never writes t = L-1, reverse never
     # writes t = 0 (those slots stay 0, never tanh's value), and h_n holds states one step
     # early (or h_0 itself when L = 1). Every half is wrong in every case -> 0.
@@ -529,27 +582,36 @@ BUGS = (
     # Hidden cases size its errors in bands of the tolerance only: nothing of |expected|.
     CorpusEntry("bug_returns_zeros_placeholder", ZEROS, 0, GRADED,
                 feedback=("values differ from nn.RNN", "more than 1000× the tolerance",
-                          "forward, time step 0, sequence 0, unit 0"),
+                          "t = 0, sequence 0, forward unit 0"),
                 absent=("one step too few", "largest difference", EXPECTED_VALUES_HEADER),
                 case_scores=(0,) * 6),
-    # The function cell is cell 9 of the notebook; the raise is on line 4 of that cell. The
-    # notebook's own check (cell 10) fails with the message in full: no hidden input exists
-    # yet. Hidden cases tell the type and the line, never the message.
+    # The function cell is the notebook's 5th code cell (cell 9 counting markdown, which
+    # Jupyter shows no number for); the raise is on line 4 of that cell. The notebook's own
+    # demo cell (code cell 6) fails with the message in full: no hidden input exists yet.
+    # Hidden cases tell the type and the line, never the message; the line once for all six.
     CorpusEntry("bug_raises_value_error", RAISES, 0, ERROR,
-                feedback=("cell 10 failed: ValueError: expected one initial state, got 2",
+                feedback=("code cell 6 (`output, h_n = manual_rnn()`) failed: ValueError: "
+                          "expected one initial state, got 2",
                           "manual_rnn raised ValueError (hidden case",
-                          "cell 9, line 4 in manual_rnn", 'raise ValueError(f"expected one'),
-                absent=("manual_rnn raised ValueError: expected",),
+                          "code cell 5 (`def manual_rnn():`), line 4, in manual_rnn:",
+                          'raise ValueError(f"expected one', "(all 6 cases)"),
+                absent=("manual_rnn raised ValueError: expected", "cell 9", "cell 10"),
                 case_scores=(0,) * 6),
-    # The same raise with %%time cell magic on top: the raise is now on line 5 of cell 9.
+    # The same raise with %%time cell magic on top: the raise is now on line 5 of the cell,
+    # whose first line is the magic.
     CorpusEntry("bug_raises_value_error_in_cell_magic", "%%time\n" + RAISES, 0, ERROR,
                 feedback=("manual_rnn raised ValueError (hidden case",
-                          "cell 9, line 5 in manual_rnn"),
+                          "code cell 5 (`%%time`), line 5, in manual_rnn:"),
                 absent=("manual_rnn raised ValueError: expected",),
                 case_scores=(0,) * 6),
-    # Does not compile: the cell fails, so no manual_rnn exists in any case -> 0.
+    # Does not compile: the cell fails, so no manual_rnn exists in any case -> 0. The student
+    # is shown the line and a caret under where Python stopped, and not told to keep a
+    # `def manual_rnn():` cell they have.
     CorpusEntry("bug_syntax_error", "def manual_rnn(:\n    return sequence, h_0\n", 0, ERROR,
-                feedback=("cell 9 failed: SyntaxError", "defines no function manual_rnn()"),
+                feedback=("Code cell 5 (`def manual_rnn(:`) does not compile: SyntaxError on "
+                          "line 1", "  1 | def manual_rnn(:\n      |                ^",
+                          "manual_rnn is not defined because its cell failed"),
+                absent=("defines no function manual_rnn()",),
                 case_scores=(0,) * 6),
     CorpusEntry("stub_not_implemented", STUB, 0, NOT_IMPLEMENTED,
                 feedback=("not implemented yet",), case_scores=(0,) * 6),

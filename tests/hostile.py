@@ -2,7 +2,8 @@
 
 Every entry is the solution notebook with the manual_rnn cell replaced (`function`) and/or an
 extra code cell inserted just before it (`top_level`, for code that runs at the notebook's top
-level). The inserted cell is cell 9 of the notebook (the manual_rnn cell becomes cell 10).
+level). The inserted cell is the notebook's 5th code cell, as a student counts them in Jupyter
+(the manual_rnn cell becomes the 6th, the demo cell after it the 7th).
 
 Expectations are what a sound grader must report, reasoned from its documented limits, not
 copied from its output:
@@ -127,18 +128,19 @@ def manual_rnn():
 TIME_AND_EXITS = (
     HostileEntry("top_level_infinite_loop", top_level="while True:\n    pass\n",
                  status=TIMEOUT,
-                 feedback=("notebook time limit", "10 s", "cell 9 (`while True:`) was running")),
+                 feedback=("notebook time limit", "10 s",
+                           "Code cell 5 (`while True:`) was still running")),
     HostileEntry("function_infinite_loop", on_graded_calls("    while True:\n        pass\n"),
                  status=TIMEOUT, feedback=("time limit per call", "3 s")),
     # stdin is /dev/null: input() fails at once. A failing top-level cell does not stop the
     # notebook (as in Jupyter), so the correct manual_rnn after it still scores.
     HostileEntry("top_level_input", top_level="answer = input('Your name? ')\n", score=24.0,
-                 feedback=("cell 9 failed", "EOFError")),
+                 feedback=("code cell 5 (`answer = input('Your name? ')`) failed", "EOFError")),
     HostileEntry("function_input", on_graded_calls("    input('Continue? ')\n"), status=ERROR,
                  feedback=("input() cannot be answered",)),
     # IPython catches SystemExit in a cell, like Jupyter: the notebook goes on.
     HostileEntry("top_level_sys_exit", top_level="import sys\nsys.exit(3)\n", score=24.0,
-                 feedback=("cell 9 failed", "SystemExit")),
+                 feedback=("code cell 5 (`import sys`) failed", "SystemExit")),
     HostileEntry("function_sys_exit", on_graded_calls("    import sys\n    sys.exit(3)\n"),
                  status=ERROR, feedback=("called sys.exit()",)),
     HostileEntry("function_os_exit", on_graded_calls("    import os\n    os._exit(0)\n"),
@@ -165,7 +167,8 @@ LIMITS = (
     # A top-level cell out of memory fails that cell; the correct function still scores.
     HostileEntry("top_level_memory_bomb",
                  top_level="hoard = torch.ones(2**28, dtype=torch.float64)\n",
-                 score=24.0, status=LIMIT, feedback=("cell 9 failed", "memory limit, 512 MB")),
+                 score=24.0, status=LIMIT,
+                 feedback=("code cell 5 (`hoard = torch.ones(2**28", "memory limit, 512 MB")),
     HostileEntry("function_memory_bomb_bytearrays",
                  on_graded_calls("    hoard = []\n    while True:\n"
                                "        hoard.append(bytearray(b'x' * 50 * 2**20))\n"),
@@ -482,7 +485,7 @@ HONEST = (
     # The demo cell after it calls the module `rnn`, now the student's function: that cell
     # fails (as it would in Jupyter); the graded calls must still use the student's `rnn`.
     HostileEntry("honest_d2l_function_named_rnn", D2L_STYLE_RNN, score=24.0,
-                 feedback=("cell 10 failed",)),
+                 feedback=("code cell 6 (`output, h_n = manual_rnn()`) failed",)),
 )
 
 # --- Tampering with files -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+
+from tests.conftest import html_text, visible_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -51,8 +54,7 @@ def _results(out: Path, entry: CorpusEntry) -> dict:
 
 
 def _text(results: dict) -> str:
-    return "\n".join([results.get("output", "")]
-                     + [test.get("output", "") for test in results.get("tests", [])])
+    return visible_text(results)
 
 
 def test_corpus_is_consistent():
@@ -96,6 +98,42 @@ def test_h0_ignored_case_4_is_reasoned_from_its_own_inputs(tmp_path):
         f"bug_h0_ignored's notebook (SHA-256 {notebook_sha256(path)[:12]}) has new hidden "
         f"inputs: case 4 now scores {right} (h_n moves by {moved[0].max():.2g} forward, "
         f"{moved[1].max():.2g} reverse); update its case_scores, score and comment")
+
+
+# Entries whose bug is a catalogued mistake (or two at once): their per-case scores follow from
+# the mistake computed on the entry's own inputs, which are drawn per notebook.
+MODELLED = {"bug_h0_ignored": ("h0_ignored",),
+            "bug_reverse_starts_from_h0_forward": ("reverse_starts_from_h0_forward",),
+            "bug_h0_ignored_and_reverse_not_flipped": ("reverse_at_forward_index", "h0_ignored")}
+
+
+@pytest.mark.parametrize("name", sorted(MODELLED))
+def test_modelled_entries_are_reasoned_from_their_own_inputs(tmp_path, name):
+    """Each half of each tensor scores 1 when the mistake leaves it within the tolerance of
+    nn.RNN's, on the inputs the entry's own notebook gets."""
+    from grader.cases import hidden_cases
+    from grader.config import Config
+    from grader.exercises import EXERCISE
+    from grader.pipeline import GradingPlan, notebook_sha256
+
+    entry = corpus.BY_NAME[name]
+    by_key = {m.key: m for m in EXERCISE.mistakes}
+    mistake = by_key[MODELLED[name][0]]
+    for other in MODELLED[name][1:]:
+        mistake = EXERCISE.combine_mistakes(mistake, by_key[other])
+    path = corpus.build_notebook(entry, tmp_path)
+    plan = GradingPlan(EXERCISE, hidden_cases(EXERCISE, SECRET.encode(), 6), Config())
+    scores = []
+    for prepared in plan.prepare(notebook_sha256(path)):
+        predicted, reference = mistake.compute(prepared.inputs), prepared.reference
+        right = 0
+        for tensor, want in reference.values.items():
+            ok = np.abs(predicted[tensor] - want) <= reference.tolerance[tensor]
+            right += sum(bool(part.all()) for part in EXERCISE.split_halves(tensor, ok).values())
+        scores.append(right)
+    assert tuple(scores) == entry.case_scores, (
+        f"{name}'s notebook (SHA-256 {notebook_sha256(path)[:12]}) scores {scores} with its "
+        "own inputs; update its case_scores, score and comment")
 
 
 def test_build_notebook_replaces_only_the_function_cell(tmp_path):
@@ -164,7 +202,19 @@ def test_every_catalogued_mistake_is_named_in_some_entry(batch: Path):
     from grader.exercises import EXERCISE
 
     named = {key for entry in ENTRIES for key in _results(batch, entry)["extra_data"]["mistakes"]}
-    assert named == {mistake.key for mistake in EXERCISE.mistakes}
+    catalogue = {mistake.key for mistake in EXERCISE.mistakes}
+    assert named >= catalogue
+    assert named - catalogue <= set(EXERCISE.other_mistakes)  # shapes and sizes typed in
+
+
+def test_shape_mistakes_are_counted_like_any_other(batch: Path):
+    """A wrong shape is named in the summary's mistakes column, not only in the text."""
+    with (batch / "summary.csv").open(newline="", encoding="utf-8") as stream:
+        mistakes = {row["submission"]: row["mistakes"].split() for row in csv.DictReader(stream)}
+    assert mistakes["bug_hn_concatenated"] == ["hn_concatenated"]
+    assert mistakes["bug_hn_one_direction"] == ["hn_one_direction"]
+    assert "output_one_direction" in mistakes["bug_forward_only"]
+    assert mistakes["bug_sizes_hardcoded"] == ["sizes_hardcoded"]
 
 
 def test_class_report_counts_each_mistake_exactly(batch: Path):
@@ -174,22 +224,47 @@ def test_class_report_counts_each_mistake_exactly(batch: Path):
         rows = {(row["kind"], row["name"]): int(row["count"]) for row in csv.DictReader(stream)}
     for mistake in EXERCISE.mistakes:
         expected = sum(mistake.title in " ".join(entry.feedback) for entry in ENTRIES)
-        assert rows[("mistake", mistake.key)] == expected, mistake.key
+        assert rows.get(("mistake", mistake.key), 0) == expected, mistake.key
+    counts = [count for (kind, _), count in rows.items() if kind == "mistake"]
+    assert counts == sorted(counts, reverse=True)  # most frequent first
     assert sum(count for (kind, _), count in rows.items() if kind == "status") == len(ENTRIES)
     assert rows[("status", corpus.INVALID)] == 3
     html = (batch / "class_report.html").read_text(encoding="utf-8")
     assert f"Class report: {len(ENTRIES)} submissions" in html
-    assert "relu instead of tanh" in html and "invalid_notebook" in html
+    assert "relu instead of tanh" in html and "not a readable notebook" in html
     assert html.count("<img") >= 2  # score distribution and mistakes
 
 
+def test_class_report_lists_every_student_with_a_link_that_resolves(batch: Path):
+    from grader.html_report import FEEDBACK_FILE
+
+    html = (batch / "class_report.html").read_text(encoding="utf-8")
+    roster = html[html.index('id="roster-table"'):]
+    roster = roster[:roster.index("</table>")]
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', roster)
+    assert sorted(name for _, name in links) == sorted(entry.name for entry in ENTRIES)
+    for href, name in links:
+        assert href == f"{name}/{FEEDBACK_FILE}" and (batch / href).is_file(), href
+    # A 0/24 that did not crash is on the roster, flagged, and named in the mistakes table.
+    row = roster[roster.index('id="student-bug_relu_activation"'):]
+    assert row.startswith('id="student-bug_relu_activation" class="low"')
+
+
 def test_feedback_html_shows_case_sizes_diagnosis_and_heat_map(batch: Path):
-    html = (batch / "bug_halves_swapped" / "feedback.html").read_text(encoding="utf-8")
-    assert "Score: 12 / 24" in html
+    html = (batch / "bug_reverse_at_forward_index" / "feedback.html").read_text(encoding="utf-8")
+    text = html_text(html)
+    assert "Score: 20 / 24" in text
     for sizes in corpus.CASE_SIZES:
-        assert "L={}, N={}, I={}, H={}".format(*sizes) in html
-    assert "forward and reverse halves swapped in output" in html
-    assert 'src="data:image/png;base64,' in html
+        assert "L={}, N={}, I={}, H={}".format(*sizes) in text
+    assert text.index("Most likely: reverse outputs stored at the forward time index") < \
+        text.index("Cases")
+    assert html.count('src="data:image/svg+xml,') == 1
+    # The picture of case 1 (L = 5): the reverse half is right at the middle step only.
+    assert 'alt="Heat map of case 1: ' in html and \
+        "reverse half wrong at time steps 0 to 1, 3 to 4" in html
     assert "nn.RNN       difference" not in html  # hidden cases show no expected values
+    uniform = (batch / "bug_halves_swapped" / "feedback.html").read_text(encoding="utf-8")
+    assert "forward and reverse halves swapped in output" in uniform
+    assert "<img" not in uniform  # every value of both halves wrong: a picture adds nothing
     correct = (batch / "correct_loop_tanh_matmul" / "feedback.html").read_text(encoding="utf-8")
     assert "Score: 24 / 24" in correct and "<img" not in correct and "FAIL" not in correct

@@ -27,11 +27,12 @@ from grader import compare, diagnose, pipeline
 from grader.cases import Case, hidden_cases, make_inputs, public_cases
 from grader.config import Config
 from grader.exercises import EXERCISE
-from grader.html_report import _heat_map_png, write_feedback
+from grader.figures import band_image, heat_map_svg
+from grader.html_report import write_feedback
 from grader.pipeline import GradingPlan, grade_submission, notebook_sha256
 from grader.report import gradescope_results
 from grader.results import CaseResult, SubmissionResult
-from tests.conftest import SOLUTION, TEST_SECRET
+from tests.conftest import SOLUTION, TEST_SECRET, html_text, visible_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -165,6 +166,10 @@ def test_a_zeros_answer_learns_nothing_of_expected() -> None:
     assert compared >= 3  # cases 2 to 5 of TEST_SECRET have no |expected| near 0
 
 
+def _heat_map(check) -> str:
+    return heat_map_svg(band_image(check), 4, check.error_ratio.shape[1])[0]
+
+
 def test_a_zeros_answers_heat_map_is_the_same_for_other_inputs() -> None:
     plan = _plan()
     a, b = plan.prepare(DIGEST_A)[3], plan.prepare(DIGEST_B)[3]  # one long sequence
@@ -172,8 +177,7 @@ def test_a_zeros_answers_heat_map_is_the_same_for_other_inputs() -> None:
     output_a = next(c for c in mine.checks if c.name == "output")
     output_b = next(c for c in theirs.checks if c.name == "output")
     same_bands = np.array_equal(output_a.error_ratio, output_b.error_ratio)
-    assert (_heat_map_png(output_a.error_ratio) == _heat_map_png(output_b.error_ratio)) \
-        == same_bands
+    assert (_heat_map(output_a) == _heat_map(output_b)) == same_bands
     assert same_bands, "pick a case where no |expected| is within 1000 tolerances of 0"
     assert mine.feedback() == theirs.feedback()
 
@@ -194,9 +198,9 @@ def test_reference_plus_noise_is_told_in_bands_only() -> None:
     assert not DECIMAL.search(text), text
     assert "3 of 180 values differ from nn.RNN: 1 by up to 10× the tolerance, 1 by 10 to " \
         "1000× the tolerance, 1 by more than 1000× the tolerance." in text
-    assert "[0, 0, 0]        forward, time step 0, sequence 0, unit 0" in text
-    assert "[4, 2, 11]       reverse, time step 4, sequence 2, unit 5" in text
-    assert "[1, 2, 5]        reverse, sequence 2, unit 5" in text
+    assert "[0, 0, 0]   t = 0, sequence 0, forward unit 0" in text
+    assert "[4, 2, 11]  t = 4, sequence 2, reverse unit 5" in text
+    assert "[1, 2, 5]  sequence 2, reverse unit 5" in text
     assert "The forward half of output goes wrong at its very first step" in text
     assert "The reverse half of output goes wrong at its very first step" in text
     output = result.checks[0]
@@ -258,7 +262,7 @@ def _explain(error: dict, hidden: bool = True) -> str:
 def test_a_hidden_exception_tells_its_type_and_the_notebooks_line_not_its_message() -> None:
     text = _explain(_error())
     assert "manual_rnn raised ValueError (hidden case" in text
-    assert "cell 9, line 5 in manual_rnn: raise ValueError(x)" in text
+    assert "cell 9, line 5, in manual_rnn:\n      raise ValueError(x)" in text
     assert "0.1234" not in text and "SECRET" not in text
     public = _explain(_error(), hidden=False)
     assert "manual_rnn raised ValueError: tensor([[0.1234, -0.5678]]) SECRET-VALUES" in public
@@ -273,8 +277,8 @@ def test_what_the_child_says_about_frames_is_checked_against_the_notebook() -> N
         {"cell": "8", "line": 4, "function": "manual_rnn", "code": "0.4242"},
     ]
     text = _explain(_error(frames=frames))
-    assert "cell 9, line 4 in manual_rnn: x = sequence[0]" in text
-    assert "cell 9, line 5: raise ValueError(x)" in text
+    assert "cell 9, line 4, in manual_rnn:\n      x = sequence[0]" in text
+    assert "cell 9, line 5:\n      raise ValueError(x)" in text
     assert not DECIMAL.search(text) and "f_0_1234" not in text
     assert text.count("  cell ") == 2
 
@@ -325,9 +329,9 @@ def manual_rnn():
 
 
 def _visible(results: dict) -> str:
-    """Everything a student sees of results.json (extra_data is instructor-only)."""
-    return "\n".join([results["output"]] + [f"{t['name']}\n{t['output']}"
-                                            for t in results["tests"]])
+    """Everything a student sees of results.json (extra_data is instructor-only): the text as
+    rendered, and the raw top-level output too (its HTML and its pictures' data)."""
+    return visible_text(results) + "\n" + results["output"]
 
 
 def _needles(prepared) -> set[str]:
@@ -393,7 +397,11 @@ def test_a_zeros_answer_end_to_end_and_regraded_gives_the_same(tmp_path: Path,
     assert not DECIMAL.search(visible.replace("Score: 0 / 24", "")), visible
     assert not {n for n in _needles(plan.prepare(notebook_sha256(path))) if n in visible}
     feedback = write_feedback(tmp_path, graded[0], EXERCISE).read_text(encoding="utf-8")
-    assert "only the error's band" in feedback and "<img" in feedback
+    page_text = html_text(feedback)
+    assert "values differ from nn.RNN" in page_text
+    assert not DECIMAL.search(page_text.replace("Score: 0 / 24", "")), page_text
+    # A picture, when one is shown (not for an error this uniform), says it shows bands only.
+    assert "<img" not in feedback or "only the error's band" in feedback
     # The same code in a notebook that differs by a byte: other inputs, other printed sums.
     other = tmp_path / "b" / path.name
     other.parent.mkdir()

@@ -44,6 +44,7 @@ from hostile import (  # noqa: E402
 from hostile_walls import PTH_NAME, SHM_CANARY  # noqa: E402
 
 from grader.isolation import REQUIRED  # noqa: E402
+from tests.conftest import visible_text  # noqa: E402
 
 JOBS = 2
 NOTEBOOK_SECONDS, CALL_SECONDS, MEMORY_MB = 10, 3, 512
@@ -189,8 +190,7 @@ def _results(batch: Batch, name: str) -> dict:
 
 
 def _text(results: dict) -> str:
-    return "\n".join([results.get("output", "")]
-                     + [test.get("output", "") for test in results.get("tests", [])])
+    return visible_text(results)
 
 
 def test_batch_finishes_with_exit_status_0(batch: Batch) -> None:

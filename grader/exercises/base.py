@@ -37,6 +37,9 @@ class Mistake:
     title: str
     hint: str
     compute: Callable[[Mapping[str, np.ndarray]], Arrays | None]
+    # How the wrong implementation differs from the right one, for `Exercise.combine_mistakes`
+    # (two mistakes made at once); empty when the mistake does not combine.
+    variant: Mapping[str, object] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class Exercise:
     reference: Callable[[Mapping[str, np.ndarray]], Arrays]
     rounding_bound: Callable[[Mapping[str, np.ndarray]], Arrays]
     expected_shape: Callable[[str, Sizes], tuple[int, ...]]
-    explain_shape: Callable[[str, tuple[int, ...], Sizes], str]
+    # A wrong shape in words: (mistake key or "", what it usually means); a plain story (no
+    # key) is accepted too.
+    explain_shape: Callable[[str, tuple[int, ...], Sizes], tuple[str, str] | str]
     split_halves: Callable[[str, np.ndarray], dict[str, np.ndarray]]
     describe_sizes: Callable[[Sizes], str]
     # Child side: turns plain inputs into the notebook's globals (runs in the student's process).
@@ -62,8 +67,15 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     forbidden_calls: tuple[str, ...] = ()
     forbidden_message: str = ""
-    # What each axis of an output's part means ("time step", "unit"...), to locate an element.
+    # Each axis of an output's half in words, a format with {i} (the index) and {half}
+    # ("forward"...): ("t = {i}", "sequence {i}", "{half} unit {i}") reads "t = 0, sequence 0,
+    # reverse unit 3"; plain names ("time step", "unit") read "reverse, time step 0, unit 3".
     half_axes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Two catalogued mistakes made at once, as one more mistake (None: they do not combine).
+    combine_mistakes: Callable[[Mistake, Mistake], Mistake | None] | None = None
+    # Titles of the mistakes named from shapes and code rather than computed ("output holds one
+    # direction only", "sizes hard-coded"), by key, for summaries and the class report.
+    other_mistakes: Mapping[str, str] = field(default_factory=dict)
     # --- Extensions with defaults: an exercise shaped like the bidirectional RNN needs none. ---
     # What the messages call the reference ("nn.LSTM"): "matches nn.LSTM", "nn.LSTM's" column.
     reference_name: str = "the reference"
@@ -87,6 +99,11 @@ class Exercise:
     shape_multiples: tuple[int, ...] = (1, 2, 4)
     # One line for `rnn-grader exercises` and the README's table.
     summary: str = ""
+
+    def mistake_title(self, key: str) -> str:
+        """A mistake's title from its key (the key itself when unknown)."""
+        titles = {mistake.key: mistake.title for mistake in self.mistakes}
+        return titles.get(key) or self.other_mistakes.get(key, key.replace("_", " "))
 
     def __post_init__(self) -> None:
         if self.scoring_parts:

@@ -167,51 +167,74 @@ def describe_sizes(sizes: Sizes) -> str:
     return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
 
 
-def _shape_stories(name: str, sizes: Sizes) -> dict[tuple[int, ...], str]:
-    """Known wrong shapes and what each one usually means, most specific first."""
+SHAPE_MISTAKES = {  # key: title, for the summaries; the stories below say what to do
+    "output_one_direction": "output holds one direction only",
+    "output_batch_time_swapped": "batch and time swapped in output",
+    "output_directions_stacked": "directions stacked on a new axis in output",
+    "output_step_missing": "output one time step short",
+    "output_features_doubled_twice": "output's features doubled twice",
+    "hn_one_direction": "h_n holds one direction's final state only",
+    "hn_concatenated": "h_n's final states concatenated instead of stacked",
+    "hn_wrong_axis": "h_n's directions on the wrong axis",
+    "hn_every_step": "h_n holds every step instead of the final states",
+    "sizes_hardcoded": "sizes hard-coded to the notebook's",
+}
+
+
+def _shape_stories(name: str, sizes: Sizes) -> dict[tuple[int, ...], tuple[str, str]]:
+    """Known wrong shapes: (mistake key, what it usually means), most specific first."""
     steps, batch, hidden = sizes["L"], sizes["N"], sizes["H"]
     if name == "output":
         return {
-            (steps, batch, hidden): "only one direction: the reverse half is missing. output "
-            "holds both directions side by side, forward in [..., :H] and reverse in [..., H:].",
-            (batch, steps, 2 * hidden): "batch and time are swapped. sequence is (L, N, I), time "
-            "first (nn.RNN's default batch_first=False), and output keeps that order.",
-            (steps, batch, 2, hidden): "the directions are stacked on a new axis; output "
-            "concatenates them along the last axis instead (torch.cat(..., dim=2)).",
-            (2, steps, batch, hidden): "the directions are stacked on a new first axis; output "
-            "concatenates them along the last axis instead (torch.cat(..., dim=2)).",
-            (steps - 1, batch, 2 * hidden): "one time step is missing: the loops should visit "
-            "all L steps.",
-            (steps, batch, hidden * 2 * 2): "the hidden features are doubled twice; check how the "
-            "two directions are joined.",
+            (steps, batch, hidden): ("output_one_direction", "only one direction: the reverse "
+                                     "half is missing. output holds both directions side by "
+                                     "side, forward in [..., :H] and reverse in [..., H:]."),
+            (batch, steps, 2 * hidden): ("output_batch_time_swapped", "batch and time are "
+                                         "swapped. sequence is (L, N, I), time first (nn.RNN's "
+                                         "default batch_first=False), and output keeps that "
+                                         "order."),
+            (steps, batch, 2, hidden): ("output_directions_stacked", "the directions are "
+                                        "stacked on a new axis; output concatenates them along "
+                                        "the last axis instead (torch.cat(..., dim=2))."),
+            (2, steps, batch, hidden): ("output_directions_stacked", "the directions are "
+                                        "stacked on a new first axis; output concatenates them "
+                                        "along the last axis instead (torch.cat(..., dim=2))."),
+            (steps - 1, batch, 2 * hidden): ("output_step_missing", "one time step is missing: "
+                                             "the loops should visit all L steps."),
+            (steps, batch, hidden * 2 * 2): ("output_features_doubled_twice", "the hidden "
+                                             "features are doubled twice; check how the two "
+                                             "directions are joined."),
         }
     return {
-        (batch, hidden): "only one direction's final state; h_n stacks the forward and the "
-        "reverse final states into shape (D, N, H).",
-        (1, batch, hidden): "only one direction's final state; h_n holds D = 2 of them, forward "
-        "first.",
-        (batch, 2 * hidden): "the final states are concatenated; h_n stacks them on a new first "
-        "axis (torch.stack) into (D, N, H).",
-        (batch, 2, hidden): "the directions are stacked on the wrong axis: h_n is (D, N, H).",
-        (steps, batch, 2 * hidden): "this looks like output, not h_n; h_n holds only each "
-        "direction's final state.",
-        (2, steps, batch, hidden): "this holds every step; h_n holds only each direction's final "
-        "state.",
+        (batch, hidden): ("hn_one_direction", "only one direction's final state; h_n stacks the "
+                          "forward and the reverse final states into shape (D, N, H)."),
+        (1, batch, hidden): ("hn_one_direction", "only one direction's final state; h_n holds "
+                             "D = 2 of them, forward first."),
+        (batch, 2 * hidden): ("hn_concatenated", "the final states are concatenated; h_n stacks "
+                              "them on a new first axis (torch.stack) into (D, N, H)."),
+        (batch, 2, hidden): ("hn_wrong_axis", "the directions are stacked on the wrong axis: "
+                             "h_n is (D, N, H)."),
+        (steps, batch, 2 * hidden): ("hn_every_step", "this looks like output, not h_n; h_n "
+                                     "holds only each direction's final state."),
+        (2, steps, batch, hidden): ("hn_every_step", "this holds every step; h_n holds only "
+                                    "each direction's final state."),
     }
 
 
-def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
-    """Say why `got` is not the expected shape, as precisely as the shape allows."""
+def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> tuple[str, str]:
+    """Why `got` is not the expected shape, as precisely as the shape allows: (mistake key or
+    "", the story)."""
     stories = _shape_stories(name, sizes)
     if got in stories:
         return stories[got]
     notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
     if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
-        return ("this is the shape for the notebook's own sizes "
-                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
-                "sequence.shape and H from the weights (or the size globals), so the function "
-                "works for any sizes.")
-    return "compare each axis with the shapes in the notebook's explanation."
+        return "sizes_hardcoded", (
+            "this is the shape for the notebook's own sizes "
+            f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
+            "sequence.shape and H from the weights (or the size globals), so the function "
+            "works for any sizes.")
+    return "", "compare each axis with the shapes in the notebook's explanation."
 
 
 def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -246,7 +269,7 @@ def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str,
 
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
 
-def _direction(inputs: Mapping[str, np.ndarray], reverse: bool, *, weights_reverse: bool,
+def _direction(inputs: Mapping[str, np.ndarray], h0_index: int, *, weights_reverse: bool,
                activation, keep_b_ih: bool = True, keep_b_hh: bool = True,
                use_h0: bool = True, visit_reversed: bool,
                steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -254,7 +277,7 @@ def _direction(inputs: Mapping[str, np.ndarray], reverse: bool, *, weights_rever
     w_ih, b_ih, w_hh, b_hh = (a.astype(np.float64) for a in _direction_weights(inputs,
                                                                               weights_reverse))
     x = inputs["sequence"].astype(np.float64)  # (L, N, I)
-    h = inputs["h_0"][int(reverse)].astype(np.float64)  # (N, H)
+    h = inputs["h_0"][h0_index].astype(np.float64)  # (N, H)
     if not use_h0:
         h = np.zeros_like(h)
     states = np.zeros(x.shape[:2] + (w_hh.shape[0],))  # (L, N, H)
@@ -269,17 +292,17 @@ def _birnn(inputs: Mapping[str, np.ndarray], *, activation=np.tanh, keep_b_ih: b
            keep_b_hh: bool = True, use_h0: bool = True, reverse_weights: bool = True,
            reverse_visits_reversed: bool = True, reverse_stored_forward: bool = False,
            swap_halves: bool = False, hn_reverse_at_last: bool = False, steps_missing: int = 0,
-           forward_only: bool = False) -> Arrays | None:
+           forward_only: bool = False, reverse_h0: int = 1) -> Arrays | None:
     steps = inputs["sequence"].shape[0] - steps_missing
     if steps < 1:
         return None  # this mistake cannot be told apart from "computed nothing"
     common = {"activation": activation, "keep_b_ih": keep_b_ih, "keep_b_hh": keep_b_hh,
               "use_h0": use_h0, "steps": steps}
-    forward, h_forward = _direction(inputs, False, weights_reverse=False, visit_reversed=False,
+    forward, h_forward = _direction(inputs, 0, weights_reverse=False, visit_reversed=False,
                                     **common)
     if forward_only:
         return {"output": forward, "h_n": h_forward[None]}
-    backward, h_backward = _direction(inputs, True, weights_reverse=reverse_weights,
+    backward, h_backward = _direction(inputs, reverse_h0, weights_reverse=reverse_weights,
                                       visit_reversed=reverse_visits_reversed, **common)
     if hn_reverse_at_last:
         h_backward = backward[-1]
@@ -298,7 +321,23 @@ def _identity(z: np.ndarray) -> np.ndarray:
 
 
 def _mistake(key: str, title: str, hint: str, **variant) -> Mistake:
-    return Mistake(key, title, hint, lambda inputs: _birnn(inputs, **variant))
+    return Mistake(key, title, hint, lambda inputs: _birnn(inputs, **variant), variant)
+
+
+def combine_mistakes(first: Mistake, second: Mistake) -> Mistake | None:
+    """Both mistakes at once, when they change different things (relu and no activation do
+    not combine; neither does a mistake with one that already implies it)."""
+    shared = set(first.variant) & set(second.variant)
+    if not first.variant or not second.variant or \
+            any(first.variant[key] != second.variant[key] for key in shared):
+        return None
+    variant = {**first.variant, **second.variant}
+    if variant in (dict(first.variant), dict(second.variant)) or \
+            any(variant == dict(m.variant) for m in MISTAKES):
+        return None
+    return Mistake(f"{first.key}+{second.key}", f"{first.title}, and {second.title}",
+                   f"{first.hint} {second.hint}", lambda inputs: _birnn(inputs, **variant),
+                   variant)
 
 
 MISTAKES = (
@@ -334,6 +373,9 @@ MISTAKES = (
     _mistake("h0_ignored", "h_0 ignored (state starts at zero)",
              "Each direction starts from its own slice of h_0: h_0[0] forward, h_0[1] reverse.",
              use_h0=False),
+    _mistake("reverse_starts_from_h0_forward", "the reverse direction starts from h_0[0]",
+             "h_0 holds one initial state per direction: the forward direction starts from "
+             "h_0[0], the reverse one from h_0[1].", reverse_h0=0),
     _mistake("hn_reverse_from_last_step", "h_n's reverse half taken at the last time step",
              "The reverse direction finishes at t = 0, so that is where its final state is.",
              hn_reverse_at_last=True),
@@ -372,7 +414,10 @@ EXERCISE = Exercise(
     forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN or any "
     "of torch's recurrent layers and kernels (the rnn module, nn.RNN, nn.GRU, nn.LSTM and their "
     "cells, torch.rnn_tanh, torch._VF...) is not allowed.",
-    half_axes={"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "unit")},
+    half_axes={"output": ("t = {i}", "sequence {i}", "{half} unit {i}"),
+               "h_n": ("sequence {i}", "{half} unit {i}")},
+    combine_mistakes=combine_mistakes,
+    other_mistakes=SHAPE_MISTAKES,
     reference_name="nn.RNN",
     returns="(output, h_n)",
     summary="one-layer bidirectional RNN (tanh): nn.RNN(I, H, bidirectional=True)",
