@@ -86,8 +86,7 @@ KNOWN_TYPES = frozenset(
     if isinstance(value, type) and not issubclass(value, BaseException)) | frozenset(
     ("NoneType", "Tensor", "Parameter", "ndarray", "generator", "function", "method",
      "module", "float32", "float64", "int64", "dict_keys", "dict_values", "dict_items"))
-HIDDEN_MESSAGE = ("hidden case: its message is not shown, as it could hold the hidden inputs; "
-                  "the self-check shows messages in full")
+HIDDEN_MESSAGE = "hidden case: no message, which could hold its inputs; the self-check shows it"
 
 
 def explain_exception(function: str, error: Mapping[str, Any], memory_mb: int,
