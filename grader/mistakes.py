@@ -93,6 +93,24 @@ def matching(exercise: Exercise, inputs: Mapping[str, np.ndarray], reference: Re
             if weigh(exercise, m, inputs, reference, returned).matched]
 
 
+def weigh_catalogue(exercise: Exercise, inputs: Mapping[str, np.ndarray], reference: Reference,
+                    returned: Mapping[str, np.ndarray]) -> tuple[list[str], list[str]]:
+    """The catalogued mistakes this result matches on these inputs, and those it rules out
+    (the mistake would have made a visible difference, and the result does not show it)."""
+    weighed = [(m.key, weigh(exercise, m, inputs, reference, returned)) for m in exercise.mistakes]
+    return ([key for key, one in weighed if one.matched],
+            [key for key, one in weighed if one.ruled_out])
+
+
+def consistent(cases: list[tuple[list[str], list[str]]]) -> list[str]:
+    """Mistakes matched in some case and ruled out in none, in the order first matched."""
+    ruled_out = {key for _, out in cases for key in out}
+    found: dict[str, None] = {}
+    for matched, _ in cases:
+        found.update(dict.fromkeys(key for key in matched if key not in ruled_out))
+    return list(found)
+
+
 def _close(got: np.ndarray, want: np.ndarray, tolerance: np.ndarray | float,
            slack: float) -> bool:
     got, want = np.squeeze(got).astype(np.float64), np.squeeze(want)

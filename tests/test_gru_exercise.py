@@ -25,9 +25,10 @@ import torch
 from grader.assignment import make_assignment
 from grader.compare import locate
 from grader.config import Config, Tolerance
-from grader.diagnose import consistent_mistakes, weigh_mistakes
 from grader.exercises import gru
 from grader.exercises.gru import EXERCISE
+from grader.mistakes import consistent as consistent_mistakes
+from grader.mistakes import weigh_catalogue as weigh_mistakes
 from grader.notebook import SKIP_TAG, forbidden_uses, load_notebook
 from grader.reference import Reference, compute_reference
 
@@ -517,4 +518,4 @@ def test_pipeline_diagnoses_the_swapped_update(graded) -> None:
     result = graded["update_swapped"]
     assert result.score == 0.0
     assert all(case.mistakes == ["update_swapped"] for case in result.cases)
-    assert "z and 1 - z swapped" in result.cases[0].diagnosis[0]
+    assert "z and 1 - z swapped" in result.findings[0].title

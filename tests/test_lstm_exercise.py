@@ -21,9 +21,9 @@ from grader.assignment import make_assignment
 from grader.cases import make_inputs, public_cases
 from grader.compare import check_output, locate
 from grader.config import Tolerance
-from grader.diagnose import weigh_mistakes
 from grader.exercises import lstm
 from grader.exercises.lstm import EXERCISE
+from grader.mistakes import weigh_catalogue as weigh_mistakes
 from grader.notebook import forbidden_uses, load_notebook
 from grader.reference import compute_reference
 from tests.conftest import ROOT

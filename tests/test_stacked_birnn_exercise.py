@@ -21,7 +21,6 @@ from grader.assignment import make_assignment
 from grader.cases import make_inputs as case_inputs
 from grader.cases import public_cases
 from grader.config import Config, Tolerance
-from grader.diagnose import weigh_mistakes
 from grader.exercises.stacked_birnn import (
     CASE_PLANS,
     EXERCISE,
@@ -34,6 +33,7 @@ from grader.exercises.stacked_birnn import (
     state_row,
     weight_names,
 )
+from grader.mistakes import weigh_catalogue as weigh_mistakes
 from grader.notebook import SKIP_TAG, forbidden_uses, load_notebook
 from grader.reference import compute_reference
 from tests.conftest import ROOT
