@@ -66,10 +66,23 @@ def write_feedback(folder: Path, result: SubmissionResult, exercise: Exercise) -
 
 # --- the class report ------------------------------------------------------------------------
 
-def class_numbers(out: Path, exercise: Exercise, recorded: list[tuple[str, dict[str, Any]]],
+def class_numbers(out: Path, exercise: Exercise | list[Exercise],
+                  recorded: list[tuple[str, dict[str, Any]]],
                   low_share: float = LOW_SHARE) -> dict[str, Any]:
     """Everything the class report shows, from the batch's results.json (folder, contents):
-    the roster, what needs a look, mistakes by frequency, statuses, score statistics."""
+    the roster, what needs a look, mistakes by frequency, statuses, score statistics. A batch
+    mixing exercises names each mistake "exercise: title" (key "exercise/key")."""
+    exercises = exercise if isinstance(exercise, list) else [exercise]
+    by_name = {one.name: one for one in exercises}
+    mixed = len(exercises) > 1
+
+    def mistake(extra: dict[str, Any], key: str) -> tuple[str, str]:
+        own = by_name.get(extra.get("exercise", ""), exercises[0])
+        if not mixed:
+            return key, own.mistake_title(key)
+        return f"{own.name}/{key}", f"{own.name}: {own.mistake_title(key)}"
+
+    titles: dict[str, str] = {}
     rows, mistakes = [], {}
     max_score = max((float(data.get("max_score", 0)) for _, data in recorded), default=0.0)
     for folder, data in recorded:
@@ -80,7 +93,7 @@ def class_numbers(out: Path, exercise: Exercise, recorded: list[tuple[str, dict[
                if (out / folder / FEEDBACK_FILE).is_file() else "",
                "score": float(data["score"]), "max_score": float(data.get("max_score", 0)),
                "status_code": status, "status": STATUS_WORDS.get(status, status),
-               "mistakes": [exercise.mistake_title(key) for key in extra.get("mistakes", [])],
+               "mistakes": [mistake(extra, key)[1] for key in extra.get("mistakes", [])],
                "headline": extra.get("headline", ""), "review": extra.get("review", [])}
         row["low"] = row["score"] < low_share * row["max_score"]
         row["told"] = gist(row["headline"]) if row["headline"] and not row["mistakes"] and \
@@ -90,7 +103,9 @@ def class_numbers(out: Path, exercise: Exercise, recorded: list[tuple[str, dict[
                                   if row["review"] else []))
         rows.append(row)
         for key in extra.get("mistakes", []):
-            mistakes.setdefault(key, []).append(row)
+            shown, title = mistake(extra, key)
+            titles[shown] = title
+            mistakes.setdefault(shown, []).append(row)
     scores = [row["score"] for row in rows]
     by_frequency = sorted(mistakes.items(), key=lambda item: (-len(item[1]), item[0]))
     return {
@@ -101,7 +116,7 @@ def class_numbers(out: Path, exercise: Exercise, recorded: list[tuple[str, dict[
         "full_marks": sum(row["score"] >= row["max_score"] for row in rows),
         "low": sum(row["low"] for row in rows),
         "attention": [row for row in rows if row["why"]],
-        "mistakes": [{"key": key, "title": exercise.mistake_title(key), "rows": who}
+        "mistakes": [{"key": key, "title": titles[key], "rows": who}
                      for key, who in by_frequency],
         "statuses": [(status, STATUS_WORDS.get(status, status), count) for status, count in
                      Counter(row["status_code"] for row in rows).most_common()],
