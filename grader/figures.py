@@ -86,9 +86,11 @@ def heat_maps(cases: list[CaseResult], exercise_name: str = "") -> list[Figure]:
             chosen[:SHOWN]]
 
 
-def _has_a_pattern(image: np.ndarray, parts: list[Part]) -> bool:
+def _has_a_pattern(image: np.ndarray, parts: list[Part] | None = None) -> bool:
     """Whether a part changes over time (its worst band differs from step to step: the
     error fades, or one step is right) or some units are right where others are wrong."""
+    features = image.shape[1]
+    parts = parts or [("forward", 0, features // 2), ("reverse", features // 2, features)]
     for part in (image[:, start:stop] for _, start, stop in parts):
         over_time, units_wrong = part.max(axis=1), part.max(axis=0) > 0
         if np.unique(over_time).size > 1 or 0 < units_wrong.sum() < units_wrong.size:
