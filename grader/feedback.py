@@ -154,8 +154,14 @@ def _summary(case: CaseResult) -> str:
         elif check.ok:
             parts.append(f"{check.name} right")
         else:
-            wrong = [half for half, ok in check.halves_ok.items() if not ok]
-            what = "both halves wrong" if len(wrong) > 1 else f"{wrong[0]} half wrong"
+            wrong = [part for part, ok in check.halves_ok.items() if not ok]
+            if len(check.halves_ok) == 1:  # one part, the whole tensor (an LSTM's h_n)
+                what = "wrong"
+            elif len(wrong) == len(check.halves_ok):
+                what = "both halves wrong" if len(wrong) == 2 else "every part wrong"
+            else:
+                what = ", ".join(wrong) + (" half wrong" if len(check.halves_ok) == 2
+                                           else " wrong")
             nan = " (NaN or infinite values)" if "NaN or infinite" in check.summary else ""
             parts.append(f"{check.name}: {what}{nan}")
     return "; ".join(parts)
