@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from grader.exercises.base import Arrays, CasePlan, Exercise, Mistake, Sizes
+from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
+from grader.exercises.plans import one_layer_case_plans
 
 WEIGHTS = {  # notebook global -> nn.LSTM parameter
     "w_ih_l0": "weight_ih_l0",
@@ -37,50 +38,8 @@ UNIT_ROUNDOFF_F32 = 2.0**-24
 NONLINEARITY_ULPS = 8.0
 
 
-def _distinct(rng: np.random.Generator, low: int, high: int, avoid: int) -> int:
-    choices = [v for v in range(low, high + 1) if v != avoid]
-    return int(rng.choice(choices))
-
-
-def _draw_one_step(rng: np.random.Generator) -> dict[str, int]:
-    hidden = int(rng.integers(2, 7))
-    return {"L": 1, "N": 1, "I": _distinct(rng, 2, 7, hidden), "H": hidden}
-
-
-def _draw_batch_of_steps_one(rng: np.random.Generator) -> dict[str, int]:
-    hidden = int(rng.integers(2, 6))
-    return {"L": 1, "N": int(rng.integers(2, 6)), "I": _distinct(rng, 2, 6, hidden), "H": hidden}
-
-
-def _draw_one_sequence(rng: np.random.Generator) -> dict[str, int]:
-    hidden = int(rng.integers(2, 6))
-    return {"L": int(rng.integers(4, 9)), "N": 1, "I": _distinct(rng, 2, 6, hidden), "H": hidden}
-
-
-def _draw_batch_longer(rng: np.random.Generator) -> dict[str, int]:
-    steps = int(rng.integers(2, 5))
-    hidden = int(rng.integers(3, 7))
-    return {"L": steps, "N": int(rng.integers(steps + 1, 8)),
-            "I": _distinct(rng, 2, 7, hidden), "H": hidden}
-
-
-def _draw_wide_hidden(rng: np.random.Generator) -> dict[str, int]:
-    steps = int(rng.integers(3, 8))
-    return {"L": steps, "N": _distinct(rng, 2, 5, steps), "I": int(rng.integers(2, 7)),
-            "H": int(rng.integers(8, 17))}
-
-
 # zero_h0 means both initial states, h_0 and c_0, are zero.
-CASE_PLANS = (
-    CasePlan("the notebook's own sizes", NOTEBOOK_SIZES, lambda rng: dict(NOTEBOOK_SIZES)),
-    CasePlan("one time step, one sequence", {"L": 1, "N": 1, "I": 3, "H": 2}, _draw_one_step),
-    CasePlan("one time step, a batch of sequences, zero initial states",
-             {"L": 1, "N": 4, "I": 2, "H": 3}, _draw_batch_of_steps_one, zero_h0=True),
-    CasePlan("one long sequence", {"L": 7, "N": 1, "I": 2, "H": 5}, _draw_one_sequence),
-    CasePlan("more sequences than time steps, zero initial states",
-             {"L": 2, "N": 5, "I": 6, "H": 3}, _draw_batch_longer, zero_h0=True),
-    CasePlan("a wide hidden state", {"L": 4, "N": 2, "I": 3, "H": 10}, _draw_wide_hidden),
-)
+CASE_PLANS = one_layer_case_plans(NOTEBOOK_SIZES, ', zero initial states')
 
 
 def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
