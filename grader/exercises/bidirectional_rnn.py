@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
-from grader.exercises.plans import one_layer_case_plans
+from grader.exercises.plans import draw_inputs, one_layer_case_plans
 
 WEIGHTS = {  # notebook global -> nn.RNN parameter
     "w_ih_l0": "weight_ih_l0",
@@ -34,19 +34,10 @@ CASE_PLANS = one_layer_case_plans(NOTEBOOK_SIZES)
 
 def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
     """Weights drawn like nn.RNN's own initialisation, a normal sequence and h_0; float32."""
-    rng = np.random.default_rng(seed)
-    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
-    bound = 1.0 / np.sqrt(hidden)
-    weight_shapes = {"ih": (hidden, inputs), "hh": (hidden, hidden)}
-    arrays: Arrays = {}
-    for name in WEIGHTS:
-        kind = "ih" if "ih" in name else "hh"
-        shape = weight_shapes[kind] if name.startswith("w") else (hidden,)
-        arrays[name] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
-    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
-    h_0 = np.zeros((2, batch, hidden)) if zero_h0 else rng.standard_normal((2, batch, hidden))
-    arrays["h_0"] = h_0.astype(np.float32)
-    return arrays
+    hidden, inputs = sizes["H"], sizes["I"]
+    shapes = {name: ((hidden, inputs) if "ih" in name else (hidden, hidden))
+              if name.startswith("w") else (hidden,) for name in WEIGHTS}
+    return draw_inputs(seed, sizes, shapes, {"h_0": 2}, zero_h0)
 
 
 def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:

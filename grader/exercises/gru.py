@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
-from grader.exercises.plans import one_layer_case_plans
+from grader.exercises.plans import draw_inputs, one_layer_case_plans
 
 WEIGHTS = {  # notebook global -> nn.GRU parameter
     "w_ih_l0": "weight_ih_l0",  # (3H, I): rows r, z, n
@@ -40,17 +40,11 @@ CASE_PLANS = one_layer_case_plans(NOTEBOOK_SIZES)
 
 def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
     """Weights drawn like nn.GRU's own initialisation, a normal sequence and h_0; float32."""
-    rng = np.random.default_rng(seed)
-    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
-    bound = 1.0 / np.sqrt(hidden)
+    hidden, inputs = sizes["H"], sizes["I"]
     shapes = {"w_ih_l0": (3 * hidden, inputs), "w_hh_l0": (3 * hidden, hidden),
               "b_ih_l0": (3 * hidden,), "b_hh_l0": (3 * hidden,)}
-    arrays: Arrays = {name: rng.uniform(-bound, bound, size=shapes[name]).astype(np.float32)
-                      for name in WEIGHTS}
-    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
-    h_0 = np.zeros((1, batch, hidden)) if zero_h0 else rng.standard_normal((1, batch, hidden))
-    arrays["h_0"] = h_0.astype(np.float32)
-    return arrays
+    return draw_inputs(seed, sizes, {name: shapes[name] for name in WEIGHTS}, {"h_0": 1},
+                       zero_h0)
 
 
 def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
-from grader.exercises.plans import one_layer_case_plans
+from grader.exercises.plans import draw_inputs, one_layer_case_plans
 
 WEIGHTS = {  # notebook global -> nn.LSTM parameter
     "w_ih_l0": "weight_ih_l0",
@@ -45,18 +45,10 @@ CASE_PLANS = one_layer_case_plans(NOTEBOOK_SIZES, ', zero initial states')
 def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
     """Weights drawn like nn.LSTM's own initialisation (uniform in ±1/√H), a normal sequence,
     h_0 and c_0 (both zero when `zero_h0`); float32."""
-    rng = np.random.default_rng(seed)
-    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
-    bound = 1.0 / np.sqrt(hidden)
+    hidden, inputs = sizes["H"], sizes["I"]
     shapes = {"w_ih_l0": (4 * hidden, inputs), "w_hh_l0": (4 * hidden, hidden),
               "b_ih_l0": (4 * hidden,), "b_hh_l0": (4 * hidden,)}
-    arrays = {name: rng.uniform(-bound, bound, size=shape).astype(np.float32)
-              for name, shape in shapes.items()}
-    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
-    for state in ("h_0", "c_0"):  # (1, N, H) each
-        drawn = np.zeros((1, batch, hidden)) if zero_h0 else rng.standard_normal((1, batch, hidden))
-        arrays[state] = drawn.astype(np.float32)
-    return arrays
+    return draw_inputs(seed, sizes, shapes, {"h_0": 1, "c_0": 1}, zero_h0)
 
 
 def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:

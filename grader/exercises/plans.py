@@ -1,13 +1,34 @@
-"""The six case plans every one-layer recurrence shares, with the same structural coverage:
+"""How the cases of a one-layer recurrence are made: the six case plans every such exercise
+shares, and its inputs drawn the way torch initialises its modules. The plans' coverage:
 the notebook's own sizes, one step and one sequence, one step and a batch, one long sequence,
 more sequences than steps, a wide hidden state; I differs from H throughout, and two plans
 start from zero initial states. Hidden cases draw their sizes with these rules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from grader.exercises.base import CasePlan, Sizes
+from grader.exercises.base import Arrays, CasePlan, Sizes
+
+
+def draw_inputs(seed: int, sizes: Sizes, weight_shapes: Mapping[str, tuple[int, ...]],
+                state_rows: Mapping[str, int], zero_states: bool) -> Arrays:
+    """Weights uniform in ±1/√H (torch's own initialisation), in the order given; then a normal
+    sequence (L, N, I); then each initial state (rows, N, H), normal or zero. float32. The
+    order of the draws is part of the inputs: hidden cases depend on it."""
+    rng = np.random.default_rng(seed)
+    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
+    bound = 1.0 / np.sqrt(hidden)
+    arrays: Arrays = {name: rng.uniform(-bound, bound, size=shape).astype(np.float32)
+                      for name, shape in weight_shapes.items()}
+    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
+    for name, rows in state_rows.items():
+        drawn = np.zeros((rows, batch, hidden)) if zero_states else \
+            rng.standard_normal((rows, batch, hidden))
+        arrays[name] = drawn.astype(np.float32)
+    return arrays
 
 
 def distinct(rng: np.random.Generator, low: int, high: int, avoid: int) -> int:
