@@ -9,7 +9,7 @@ stage (time spent in a wrapped callee goes to the callee's stage), so the stages
 submission add up to its wall time; what no wrapper covers is "other".
 
 What happens inside the child is seen from the grading side, at the seams of
-grader/sandbox.py:
+grader/isolation/sandbox.py:
 
     Sandbox.__enter__          temporary folders, pipes, the forkserver forking the supervisor
     Sandbox.admitted (1st)     until the supervisor's isolation measurement arrives: PID
@@ -23,7 +23,7 @@ Four runs, each in a fresh interpreter (this script re-run with --child MODE), s
 costs show as they do in `rnn-grader`:
 
 1. per submission: N submissions (benchmarks/make_submissions.py) graded with -j 1 through
-   grader.batch_cli.run, as `rnn-grader grade --quiet` does: median and mean ms per stage,
+   grader.batch.progress.run, as `rnn-grader grade --quiet` does: median and mean ms per stage,
    share of the wall time, the grading thread's CPU, and the first submission's excess (a cost
    paid once per batch that lands on whoever comes first);
 2. the batch: --batch-n submissions with -j J: the fixed costs in seconds (imports, worker
@@ -201,7 +201,11 @@ def _admitted_stage(sandbox, *args, **kwargs) -> str:
 
 def wrap_submission_stages(timers: Timers) -> None:
     """The seams of one submission, in the grading process."""
-    from grader import batch, diagnose, discover, html_report, pipeline, report, sandbox
+    from grader import pipeline
+    from grader.batch import discover, runner
+    from grader.checking import diagnose
+    from grader.isolation import sandbox
+    from grader.reports import pages, records
 
     timers.wrap(discover.Submission, "digest", HASH, opens=True)
     timers.wrap(pipeline, "notebook_sha256", HASH)
@@ -218,30 +222,32 @@ def wrap_submission_stages(timers: Timers) -> None:
     timers.wrap(diagnose, "weigh_mistakes", DIAGNOSE)
     for name in ("_diagnose", "_grade_case", "_grade_cases"):
         timers.wrap(pipeline, name, DIAGNOSE)
-    timers.wrap(report, "write_results", RESULTS_BUILD)
-    timers.wrap(report, "write_atomic", RESULTS_WRITE)
-    timers.wrap(html_report, "error_heat_maps",
-                lambda cases: HEAT_MAPS if any(map(html_report._failing_output, cases))
+    timers.wrap(records, "write_results", RESULTS_BUILD)
+    timers.wrap(records, "write_atomic", RESULTS_WRITE)
+    timers.wrap(pages, "error_heat_maps",
+                lambda cases: HEAT_MAPS if any(map(pages._failing_output, cases))
                 else FEEDBACK_BUILD)
-    timers.wrap(html_report, "write_atomic", FEEDBACK_WRITE)
-    timers.wrap(batch, "write_feedback", FEEDBACK_BUILD, closes=True)
-    for owner, name in ((batch, "_grade"), (batch, "grade_submission"),
+    timers.wrap(pages, "write_atomic", FEEDBACK_WRITE)
+    timers.wrap(runner, "write_feedback", FEEDBACK_BUILD, closes=True)
+    for owner, name in ((runner, "_grade"), (runner, "grade_submission"),
                         (pipeline, "grade_submission"), (pipeline, "_grade")):
         timers.wrap(owner, name, GLUE)
 
 
 def wrap_batch_stages(timers: Timers) -> None:
     """The batch's fixed costs, in the main thread."""
-    from grader import batch, batch_cli, pipeline, report
+    from grader import pipeline
+    from grader.batch import progress, runner
+    from grader.reports import records
 
-    timers.wrap(batch_cli, "worker_context", "worker start: spawn the forkserver (preload async)")
+    timers.wrap(progress, "worker_context", "worker start: spawn the forkserver (preload async)")
     timers.wrap(pipeline.GradingPlan, "warm_up",
                 "warm_up: import torch here (grade: no public references)")
-    timers.wrap(batch, "plan_batch", "resume plan (hash every notebook)")
-    timers.wrap(batch, "batch_results", "read back every results.json")
-    timers.wrap(report, "write_summary", "summary.csv")
-    timers.wrap(batch_cli, "write_class_report", "class report (html + csv, matplotlib)")
-    timers.wrap(batch_cli, "print_batch_summary", "print the summary (rich)")
+    timers.wrap(runner, "plan_batch", "resume plan (hash every notebook)")
+    timers.wrap(runner, "batch_results", "read back every results.json")
+    timers.wrap(records, "write_summary", "summary.csv")
+    timers.wrap(progress, "write_class_report", "class report (html + csv, matplotlib)")
+    timers.wrap(progress, "print_batch_summary", "print the summary (rich)")
 
 
 # --- child modes -------------------------------------------------------------------------------
@@ -259,18 +265,20 @@ def timed_import(fixed: dict[str, float], label: str, modules: list[str]) -> Non
 def child_batch(submissions: Path, out: Path, jobs: int) -> dict:
     """Grade a folder as `rnn-grader grade --quiet -j J` does, with every seam timed."""
     timers = Timers()
-    timed_import(timers.fixed, "import grader (cli, batch_cli: click, rich, numpy)",
-                 ["grader.cli", "grader.batch_cli", "grader.isolation"])
+    timed_import(timers.fixed, "import grader (cli, batch progress: click, rich, numpy)",
+                 ["grader.cli", "grader.batch.progress", "grader.isolation.layers"])
     timed_import(timers.fixed, "import the exercise, cases, pipeline",
-                 ["grader.cases", "grader.exercises", "grader.pipeline", "grader.discover"])
-    from grader import batch_cli, isolation
-    from grader.cases import hidden_cases
+                 ["grader.checking.cases", "grader.exercises", "grader.pipeline",
+                  "grader.batch.discover"])
+    from grader.batch import progress
+    from grader.batch.discover import discover
+    from grader.checking.cases import hidden_cases
     from grader.config import Config
-    from grader.discover import discover
     from grader.exercises import EXERCISE
+    from grader.isolation import layers
     from grader.pipeline import GradingPlan
 
-    isolation.make_undumpable()  # as the CLI does once it holds the secret
+    layers.make_undumpable()  # as the CLI does once it holds the secret
     wrap_submission_stages(timers)
     wrap_batch_stages(timers)
     started = time.perf_counter()
@@ -280,7 +288,7 @@ def child_batch(submissions: Path, out: Path, jobs: int) -> dict:
     plan = GradingPlan(EXERCISE, hidden_cases(EXERCISE, SECRET, config.scoring.hidden_cases),
                        config, protected_paths=(str(submissions.resolve()), str(out.resolve())))
     started = time.perf_counter()
-    batch_cli.run(found, plan, out, jobs, force=True, quiet=True)
+    progress.run(found, plan, out, jobs, force=True, quiet=True)
     wall = time.perf_counter() - started
     return {"jobs": jobs, "n": len(found), "wall": wall, "fixed": dict(timers.fixed),
             "records": [{**r, "wall": dict(r["wall"]), "cpu": dict(r["cpu"])}
@@ -299,7 +307,7 @@ def _statuses(out: Path) -> dict[str, int]:
 
 def child_worker() -> dict:
     """The warm worker alone: the forkserver's preload, then one no-op child."""
-    from grader.sandbox import worker_context
+    from grader.isolation.sandbox import worker_context
 
     started = time.perf_counter()
     context = worker_context("warm")
@@ -326,9 +334,11 @@ def child_check(notebook: Path) -> dict:
     record = timers.local.record
     timed_import(record["wall"], "import grader.cli (click, rich)", ["grader.cli"])
     timed_import(record["wall"], "import pipeline, sandbox, terminal, exercise",
-                 ["grader.pipeline", "grader.sandbox", "grader.terminal", "grader.cases",
-                  "grader.exercises"])
-    from grader import cli, sandbox, terminal
+                 ["grader.pipeline", "grader.isolation.sandbox", "grader.reports.terminal",
+                  "grader.checking.cases", "grader.exercises"])
+    from grader import cli
+    from grader.isolation import sandbox
+    from grader.reports import terminal
 
     wrap_submission_stages(timers)
     timers.wrap(sandbox, "worker_context", "fork context: import torch + IPython, shell")
@@ -484,7 +494,7 @@ def print_batch(data: dict, per_sub: dict, worker: dict) -> None:
     print(f"\n## The batch's fixed costs (-j {data['jobs']}, {data['n']} submissions, "
           f"statuses {data['statuses']})\n")
     print(table(["fixed cost", "s", "share of batch wall"], rows))
-    print(f"\nbatch wall (batch_cli.run, after imports) {data['wall']:.2f} s = "
+    print(f"\nbatch wall (progress.run, after imports) {data['wall']:.2f} s = "
           f"{data['wall'] / data['n'] * 1e3:.0f} ms per submission; fixed costs listed "
           f"{accounted:.2f} s; submissions' own wall summed over threads {graded:.2f} s "
           f"(÷ {data['jobs']} jobs = {graded / data['jobs']:.2f} s); median execution_time "

@@ -21,7 +21,7 @@ from rich.console import Console
 from grader.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
-    from grader.discover import Submission
+    from grader.batch.discover import Submission
 
 SECRET_ENV = "RNN_GRADER_SECRET"
 
@@ -163,11 +163,11 @@ def list_exercises() -> None:
 def check(notebook: Path, exercise_name: str | None, config_path: Path | None, **flags) -> None:
     """Self-check NOTEBOOK on the public cases (exit 0 when all pass)."""
     from grader import exercises
-    from grader.cases import public_cases
+    from grader.checking.cases import public_cases
     from grader.exercises.detect import detect
+    from grader.isolation.sandbox import worker_context
     from grader.pipeline import GradingPlan, grade_submission
-    from grader.sandbox import worker_context
-    from grader.terminal import print_check
+    from grader.reports.terminal import print_check
 
     config = _config(config_path, **flags)
     exercise = _exercise(exercise_name) if exercise_name else None
@@ -197,8 +197,8 @@ def _exit_now(code: int) -> None:
 
 def _checkable(notebook: Path) -> None:
     """A usage error unless `notebook` is a notebook file that can be read."""
-    from grader.discover import SUFFIX, DiscoveryError, readable
-    from grader.notebook import NotebookError, load_notebook
+    from grader.batch.discover import SUFFIX, DiscoveryError, readable
+    from grader.notebooks.load import NotebookError, load_notebook
 
     if notebook.is_dir():
         inside = sorted(path.name for path in notebook.glob(f"*{SUFFIX}"))
@@ -230,7 +230,7 @@ def _read_secret(secret_file: Path | None) -> bytes:
     """The secret from --secret-file or the environment, removed from the environment (and
     from the copy /proc shows) at once, so that no child process inherits it and no process
     of the same user can read it from ours."""
-    from grader.isolation import make_undumpable, scrub_initial_environment
+    from grader.isolation.layers import make_undumpable, scrub_initial_environment
 
     from_env = os.environ.pop(SECRET_ENV, None)
     scrub_initial_environment(SECRET_ENV)
@@ -282,8 +282,9 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     if course is not None and (paths or out is not None):
         raise UsageProblem("--nbgrader grades the course's submitted/ folder: give no "
                            "PATHs and no --out with it.")
-    from grader import exercises, resume
-    from grader.cases import SecretError, hidden_cases
+    from grader import exercises
+    from grader.batch import resume
+    from grader.checking.cases import SecretError, hidden_cases
     from grader.pipeline import GradingPlan, Plans
 
     forced = _exercise(exercise_name) if exercise_name else None
@@ -307,7 +308,7 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
         _grade_course(course, _exercise(wanted[0]), cases[wanted[0]], config, secret_id, jobs,
                       force, secret_file, allow_weak_isolation)
         return
-    from grader import batch_cli
+    from grader.batch import progress
 
     out = cast(Path, out)  # given whenever --nbgrader is not
     try:
@@ -319,7 +320,7 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     plans = Plans({name: GradingPlan(_exercise(name), cases[name], config,
                                      protected_paths=protected, secret_id=secret_id,
                                      allow_weak=allow_weak_isolation) for name in wanted})
-    batch_cli.run(submissions, plans, out, jobs, force, quiet, workers)
+    progress.run(submissions, plans, out, jobs, force, quiet, workers)
 
 
 def _with_exercises(submissions: list[Submission], forced) -> list[Submission]:
@@ -366,7 +367,7 @@ def _course_exercise(course_dir: Path, assignment: str):
 def _discover(paths: tuple[Path, ...], out: Path | None,
               assignment: str | list[str]) -> list[Submission]:
     """The batch's submissions, or a usage error (nothing to grade, unreadable, --out a file)."""
-    from grader.discover import DiscoveryError, discover
+    from grader.batch.discover import DiscoveryError, discover
 
     if out is not None and out.exists() and not out.is_dir():
         raise UsageProblem(f"--out {out} is a file; give a folder for the results (created if "
@@ -379,11 +380,11 @@ def _discover(paths: tuple[Path, ...], out: Path | None,
 
 def _require_walls(allow_weak: bool) -> None:
     """Refuse, in one message, to grade where a required layer of the sandbox is missing."""
-    from grader import isolation
+    from grader.isolation import layers
 
-    absent = [layer for layer, present in isolation.machine_layers().items() if not present]
+    absent = [layer for layer, present in layers.machine_layers().items() if not present]
     if absent and not allow_weak:
-        raise UsageProblem(isolation.refusal(absent))
+        raise UsageProblem(layers.refusal(absent))
     if absent:
         click.echo(f"warning: grading without {', '.join(absent)}; every result records it.",
                    err=True)
@@ -392,10 +393,10 @@ def _require_walls(allow_weak: bool) -> None:
 def _grade_course(course: tuple[Path, str], exercise, cases, config: Config, secret_id: str,
                   jobs: int, force: bool, secret_file: Path | None, allow_weak: bool) -> None:
     _require_nbgrader()
-    from grader.batch import BatchInterrupted
-    from grader.nbgrader_course import CourseError, grade_course
+    from grader.batch.runner import BatchInterrupted
+    from grader.courses.nbgrader_course import CourseError, grade_course
+    from grader.isolation.sandbox import worker_context
     from grader.pipeline import GradingPlan
-    from grader.sandbox import worker_context
 
     course_dir, assignment = course
     protected = tuple(str(p.resolve()) for p in (course_dir, secret_file) if p is not None)
@@ -425,7 +426,7 @@ def _grade_course(course: tuple[Path, str], exercise, cases, config: Config, sec
 def assign(solution: Path, out: Path, exercise_name: str | None) -> None:
     """Make the student notebook from the instructor's SOLUTION notebook."""
     _require_nbgrader()
-    from grader.assignment import AssignmentError, write_assignment
+    from grader.notebooks.assignment import AssignmentError, write_assignment
 
     if exercise_name:
         _exercise(exercise_name)
@@ -448,8 +449,8 @@ def gradescope(assignment: str, out: Path, secret_file: Path | None,
                config_path: Path | None) -> None:
     """Build Gradescope's autograder archive for EXERCISE (`rnn-grader exercises`)."""
     import grader
-    from grader.gradescope import ArchiveError, build_archive
-    from grader.report import write_bytes_atomic
+    from grader.courses.gradescope import ArchiveError, build_archive
+    from grader.reports.records import write_bytes_atomic
 
     exercise = _exercise(assignment)
     secret = _read_secret(secret_file)
@@ -470,7 +471,7 @@ def gradescope(assignment: str, out: Path, secret_file: Path | None,
 @click.option("--root", type=click.Path(path_type=Path), default=Path("/autograder"))
 def gradescope_run(root: Path) -> None:
     """Inside Gradescope: grade root/submission into root/results/results.json."""
-    from grader.gradescope import run_autograder
+    from grader.courses.gradescope import run_autograder
 
     config_file = root / "source" / "grader.toml"
     named = root / "source" / "exercise"  # written by `rnn-grader gradescope NAME`

@@ -16,22 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import cells as cell_words
-from grader import diagnose, mistakes, results, wire
-from grader.cases import Case, make_inputs
-from grader.compare import ACCEPTED_DTYPES, check_output
+from grader import results
+from grader.checking import diagnose, mistakes
+from grader.checking.cases import Case, make_inputs
+from grader.checking.compare import ACCEPTED_DTYPES, check_output
+from grader.checking.reference import Reference, compute_reference
 from grader.config import Config
 from grader.exercises.base import Arrays, Exercise
-from grader.notebook import (
+from grader.isolation import wire
+from grader.isolation.sandbox import Sandbox, SandboxFailure
+from grader.notebooks import cells as cell_words
+from grader.notebooks.load import (
     Notebook,
     NotebookError,
     forbidden_uses,
     load_notebook,
     review_findings,
 )
-from grader.reference import Reference, compute_reference
 from grader.results import CaseResult, SubmissionResult
-from grader.sandbox import Sandbox, SandboxFailure
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.cases import Case
+from grader.checking.cases import Case
 
 # Submission statuses, as they appear in summary.csv.
 GRADED = "graded"

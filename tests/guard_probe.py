@@ -203,7 +203,7 @@ def _returned() -> dict:
 
 
 def _patching() -> dict:
-    from grader.builtin_guard import BuiltinRnnGuard
+    from grader.isolation.builtin_guard import BuiltinRnnGuard
 
     globals()["BuiltinRnnGuard"] = BuiltinRnnGuard
     attempts = {
@@ -227,7 +227,7 @@ def main() -> None:
     global GUARD
     warnings.simplefilter("ignore")
     NATIVE.update({name: _flat(module(x)) for name, (module, x) in MODULES.items()})
-    from grader.builtin_guard import BuiltinRnnGuard, recurrent_ops
+    from grader.isolation.builtin_guard import BuiltinRnnGuard, recurrent_ops
 
     GUARD = BuiltinRnnGuard()
     report = {

@@ -381,7 +381,7 @@ GUARD_PATCHED = f"""def _answer():
     return globals()[{HIDDEN_RNN}](sequence, h_0)
 
 
-import grader.builtin_guard as guard
+import grader.isolation.builtin_guard as guard
 
 for name, value in (('calls', property(lambda self: 0)), ('returned', lambda self, t: False)):
     try:

@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from grader.assignment import make_assignment
+from grader.notebooks.assignment import make_assignment
 from tests.conftest import ASSIGNMENT, ROOT, SOLUTION
 
 

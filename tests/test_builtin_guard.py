@@ -1,6 +1,6 @@
-"""The run-time guard (grader/builtin_guard.py): every route to torch's recurrent built-ins is
-counted, a hand-written loop is not, the by-hand kernels compute what torch's do, and the guard
-cannot be switched off by assigning attributes.
+"""The run-time guard (grader/isolation/builtin_guard.py): every route to torch's recurrent
+built-ins is counted, a hand-written loop is not, the by-hand kernels compute what torch's do,
+and the guard cannot be switched off by assigning attributes.
 
 The guard replaces kernels for the rest of its process, so tests/guard_probe.py runs it in a
 child process and reports JSON; the tests below read that report.

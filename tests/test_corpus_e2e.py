@@ -23,7 +23,7 @@ import corpus  # noqa: E402
 from corpus import ENTRIES, SECRET, CorpusEntry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "grader" / "schemas" / "gradescope_results.schema.json"
+SCHEMA = ROOT / "grader" / "reports" / "schemas" / "gradescope_results.schema.json"
 BIN = Path(sys.executable).parent
 GRADE_SECONDS = 900
 
@@ -68,7 +68,7 @@ def test_corpus_is_consistent():
 
 def test_secret_gives_the_reasoned_sizes():
     """The per-case reasoning in corpus.py assumes these hidden sizes."""
-    from grader.cases import hidden_cases
+    from grader.checking.cases import hidden_cases
     from grader.exercises import EXERCISE
 
     cases = hidden_cases(EXERCISE, SECRET.encode(), 6)
@@ -81,7 +81,7 @@ def test_h0_ignored_case_4_is_reasoned_from_its_own_inputs(tmp_path):
     """bug_h0_ignored's case 4 (L = 8, H = 2): whether h_n has forgotten h_0 depends on the
     values, drawn per notebook. Recompute it in float64 from the entry's own inputs: each h_n
     half is right when starting from zeros moves it by at most the tolerance."""
-    from grader.cases import hidden_cases
+    from grader.checking.cases import hidden_cases
     from grader.config import Config
     from grader.exercises import EXERCISE
     from grader.pipeline import GradingPlan, notebook_sha256
@@ -111,7 +111,7 @@ MODELLED = {"bug_h0_ignored": ("h0_ignored",),
 def test_modelled_entries_are_reasoned_from_their_own_inputs(tmp_path, name):
     """Each half of each tensor scores 1 when the mistake leaves it within the tolerance of
     nn.RNN's, on the inputs the entry's own notebook gets."""
-    from grader.cases import hidden_cases
+    from grader.checking.cases import hidden_cases
     from grader.config import Config
     from grader.exercises import EXERCISE
     from grader.pipeline import GradingPlan, notebook_sha256
@@ -236,7 +236,7 @@ def test_class_report_counts_each_mistake_exactly(batch: Path):
 
 
 def test_class_report_lists_every_student_with_a_link_that_resolves(batch: Path):
-    from grader.html_report import FEEDBACK_FILE
+    from grader.reports.pages import FEEDBACK_FILE
 
     html = (batch / "class_report.html").read_text(encoding="utf-8")
     roster = html[html.index('id="roster-table"'):]

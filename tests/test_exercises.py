@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from grader import exercises
-from grader.assignment import make_assignment, self_check_source
 from grader.exercises.detect import detect
+from grader.notebooks.assignment import make_assignment, self_check_source
 from tests.conftest import ROOT, TEST_SECRET, run_cli
 
 NAMES = ("bidirectional_rnn", "stacked_birnn", "lstm", "gru")

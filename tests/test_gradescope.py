@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.report import load_schema
+from grader.reports.records import load_schema
 from tests.conftest import SOLUTION, TEST_SECRET, run_cli
 
 

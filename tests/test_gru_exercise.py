@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 import torch
 
-from grader.assignment import make_assignment
-from grader.compare import locate
+from grader.checking.compare import locate
+from grader.checking.mistakes import consistent as consistent_mistakes
+from grader.checking.mistakes import weigh_catalogue as weigh_mistakes
+from grader.checking.reference import Reference, compute_reference
 from grader.config import Config, Tolerance
 from grader.exercises import gru
 from grader.exercises.gru import EXERCISE
-from grader.mistakes import consistent as consistent_mistakes
-from grader.mistakes import weigh_catalogue as weigh_mistakes
-from grader.notebook import SKIP_TAG, forbidden_uses, load_notebook
-from grader.reference import Reference, compute_reference
+from grader.notebooks.assignment import make_assignment
+from grader.notebooks.load import SKIP_TAG, forbidden_uses, load_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "gru.ipynb"
@@ -211,7 +211,7 @@ def test_each_mistake_written_in_float32_is_recognised(samples, key) -> None:
         matched, _ = weigh_mistakes(sample.exercise(), sample.inputs, sample.reference,
                                     _per_gate(sample.inputs, mistake=key))
         assert key in matched, sample.seed
-    from grader.cases import make_inputs, public_cases
+    from grader.checking.cases import make_inputs, public_cases
 
     weighed = []
     for case in public_cases(EXERCISE):
@@ -450,7 +450,7 @@ def _run_cells(path: Path, namespace: dict, stop_at: str | None = None) -> None:
 
 
 def test_solution_runs_and_returns_what_nn_gru_returns_on_every_public_case(capsys) -> None:
-    from grader.cases import make_inputs, public_cases
+    from grader.checking.cases import make_inputs, public_cases
 
     namespace: dict = {}
     _run_cells(SOLUTION, namespace)  # the demo and the autograded cell assert on their own
@@ -482,9 +482,9 @@ def test_assignment_stops_only_at_the_unfinished_function() -> None:
 def graded(tmp_path_factory) -> dict:
     """The solution, the assignment and a notebook with z and 1 - z swapped, graded on the
     public cases the way `check` grades (a forked child, the walls the machine allows)."""
-    from grader.cases import public_cases
+    from grader.checking.cases import public_cases
+    from grader.isolation.sandbox import worker_context
     from grader.pipeline import GradingPlan, grade_submission
-    from grader.sandbox import worker_context
 
     folder = tmp_path_factory.mktemp("gru")
     buggy = nbformat.read(SOLUTION, as_version=4)

@@ -23,14 +23,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import compare, diagnose, pipeline
-from grader.cases import Case, hidden_cases, make_inputs, public_cases
+from grader import pipeline
+from grader.checking import compare, diagnose
+from grader.checking.cases import Case, hidden_cases, make_inputs, public_cases
 from grader.config import Config
 from grader.exercises import EXERCISE
-from grader.figures import band_image, heat_map_svg
-from grader.html_report import write_feedback
 from grader.pipeline import GradingPlan, grade_submission, notebook_sha256
-from grader.report import gradescope_results
+from grader.reports.figures import band_image, heat_map_svg
+from grader.reports.pages import write_feedback
+from grader.reports.records import gradescope_results
 from grader.results import CaseResult, SubmissionResult
 from tests.conftest import SOLUTION, TEST_SECRET, html_text, visible_text
 
@@ -299,7 +300,7 @@ def test_exception_and_type_names_the_notebook_made_up_are_not_repeated() -> Non
 
 
 def test_a_hidden_case_does_not_repeat_how_the_process_ended() -> None:
-    from grader.sandbox import SandboxFailure
+    from grader.isolation.sandbox import SandboxFailure
 
     died = SandboxFailure("died", "the notebook's process exited with code 123 (sys.exit, "
                           "os._exit or a crash) before it answered")
@@ -349,7 +350,7 @@ def _needles(prepared) -> set[str]:
 def warm_context():
     """The workers `grade` uses (a fork of this very process would print into pytest's own
     captured sys.stdout, not into the sandbox's files)."""
-    from grader.sandbox import worker_context
+    from grader.isolation.sandbox import worker_context
 
     return worker_context("warm")
 

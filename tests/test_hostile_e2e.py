@@ -43,7 +43,7 @@ from hostile import (  # noqa: E402
 )
 from hostile_walls import PTH_NAME, SHM_CANARY  # noqa: E402
 
-from grader.isolation import REQUIRED  # noqa: E402
+from grader.isolation.layers import REQUIRED  # noqa: E402
 from tests.conftest import visible_text  # noqa: E402
 
 JOBS = 2
@@ -263,7 +263,7 @@ def test_submissions_and_temporary_folders_untouched(batch: Batch) -> None:
 
 def test_secret_and_hidden_seeds_are_written_nowhere(batch: Batch) -> None:
     """Neither the secret, nor a case's seed key, nor any submission's input seeds."""
-    from grader.cases import hidden_cases
+    from grader.checking.cases import hidden_cases
     from grader.exercises import EXERCISE
 
     cases = hidden_cases(EXERCISE, batch.secret.encode(), HIDDEN_CASES)

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 import torch
 
-from grader.assignment import make_assignment
-from grader.cases import make_inputs, public_cases
-from grader.compare import check_output, locate
+from grader.checking.cases import make_inputs, public_cases
+from grader.checking.compare import check_output, locate
+from grader.checking.mistakes import weigh_catalogue as weigh_mistakes
+from grader.checking.reference import compute_reference
 from grader.config import Tolerance
 from grader.exercises import lstm
 from grader.exercises.lstm import EXERCISE
-from grader.mistakes import weigh_catalogue as weigh_mistakes
-from grader.notebook import forbidden_uses, load_notebook
-from grader.reference import compute_reference
+from grader.notebooks.assignment import make_assignment
+from grader.notebooks.load import forbidden_uses, load_notebook
 from tests.conftest import ROOT
 
 SEEDS = range(1000)

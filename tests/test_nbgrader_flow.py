@@ -16,15 +16,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.cases import hidden_cases
+from grader.checking.cases import hidden_cases
 from grader.config import Config
-from grader.exercises import EXERCISE
-from grader.nbgrader_course import (
+from grader.courses.nbgrader_course import (
     CourseError,
     find_submissions,
     grade_course,
     record_grades,
 )
+from grader.exercises import EXERCISE
+from grader.isolation.sandbox import worker_context
 from grader.pipeline import GradingPlan
 from grader.results import (
     GRADED,
@@ -33,7 +34,6 @@ from grader.results import (
     SEVERAL_NOTEBOOKS,
     SubmissionResult,
 )
-from grader.sandbox import worker_context
 from tests.conftest import ASSIGNMENT, SOLUTION, TEST_SECRET, run_cli
 
 pytest.importorskip("nbgrader")

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from grader.exercises import EXERCISE
-from grader.notebook import (
+from grader.notebooks.load import (
     Notebook,
     NotebookError,
     forbidden_uses,
@@ -232,7 +232,7 @@ def test_the_shipped_notebooks_need_no_review() -> None:
 
 
 REVIEWED = {
-    "guard patched": ("import grader.builtin_guard as guard\n"
+    "guard patched": ("import grader.isolation.builtin_guard as guard\n"
                       "guard.BuiltinRnnGuard.calls = property(lambda self: 0)\n", "grader itself"),
     "gc walk": ("import gc\nlibraries = [o for o in gc.get_objects() if type(o).__name__ == "
                 "'Library']\n", "gc"),
@@ -247,7 +247,8 @@ REVIEWED = {
     "inspect frames": ("import inspect\nframe = inspect.currentframe()\n", "frames"),
     "traceback frames": ("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n"
                          "    f = e.__traceback__.tb_frame\n", "frames"),
-    "sys.modules": ("import sys\nguard = sys.modules['grader.builtin_guard']\n", "modules"),
+    "sys.modules": ("import sys\nguard = sys.modules['grader.isolation.builtin_guard']\n",
+                    "modules"),
     "builtins patched": ("import builtins\nbuiltins.len = lambda x: 0\n", "builtins"),
     "__builtins__": ("__builtins__.__dict__['len'] = None\n", "builtins"),
     "exec of computed code": ("code = ''.join(['pri', 'nt(1)'])\nexec(code)\n", "computed"),

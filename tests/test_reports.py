@@ -22,16 +22,19 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from grader import cells, compare, diagnose, figures, mistakes, pipeline
-from grader.cases import hidden_cases, public_cases
+from grader import pipeline
+from grader.checking import compare, diagnose, mistakes
+from grader.checking.cases import hidden_cases, public_cases
 from grader.config import Config
 from grader.exercises import EXERCISE
-from grader.figures import band_image, heat_map_svg, heat_maps
-from grader.html_report import FEEDBACK_FILE, feedback_page, write_class_report, write_feedback
+from grader.notebooks import cells
 from grader.pipeline import GradingPlan
-from grader.report import gradescope_results, load_schema, write_results
+from grader.reports import figures
+from grader.reports.figures import band_image, heat_map_svg, heat_maps
+from grader.reports.pages import FEEDBACK_FILE, feedback_page, write_class_report, write_feedback
+from grader.reports.records import gradescope_results, load_schema, write_results
+from grader.reports.terminal import print_check
 from grader.results import CRASHED, ERROR, GRADED, CaseResult, SubmissionResult
-from grader.terminal import print_check
 from tests.conftest import SOLUTION, TEST_SECRET, html_text, visible_text
 
 DIGEST = hashlib.sha256(b"a notebook of the report tests").hexdigest()
@@ -189,7 +192,7 @@ def test_sizes_typed_in_are_quoted_from_the_code_not_the_docstring() -> None:
 # --- Cells as Jupyter shows them; syntax errors with their line and caret ---------------------
 
 def test_cells_are_named_by_their_place_among_code_cells_and_their_first_line(tmp_path) -> None:
-    from grader.notebook import load_notebook
+    from grader.notebooks.load import load_notebook
 
     labels = cells.labels_of(SOLUTION, load_notebook(SOLUTION))
     assert labels[8] == "code cell 5 (`def manual_rnn():`)"
@@ -198,7 +201,7 @@ def test_cells_are_named_by_their_place_among_code_cells_and_their_first_line(tm
 
 
 def _syntax_error(source: str, cell: int = 8) -> dict:
-    from grader.child import Student
+    from grader.isolation.child import Student
 
     try:
         compile(source, "<cell>", "exec")
@@ -234,7 +237,7 @@ def test_the_caret_is_placed_within_an_indented_line_and_under_the_whole_token()
 
 
 def test_a_syntax_error_in_manual_rnns_cell_gives_no_contradicting_advice(tmp_path) -> None:
-    from grader.sandbox import worker_context
+    from grader.isolation.sandbox import worker_context
 
     source = "def manual_rnn(:\n    return sequence, h_0\n"
     notebook = json.loads(SOLUTION.read_text(encoding="utf-8"))

@@ -16,12 +16,12 @@ import nbformat
 import pytest
 from conftest import SOLUTION
 
-from grader.cases import public_cases
+from grader.checking.cases import public_cases
 from grader.config import Config
 from grader.exercises import EXERCISE
-from grader.isolation import REQUIRED
+from grader.isolation.layers import REQUIRED
+from grader.isolation.sandbox import worker_context
 from grader.pipeline import GradingPlan, grade_submission
-from grader.sandbox import worker_context
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTEMPTS = {

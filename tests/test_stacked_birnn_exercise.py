@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from grader.assignment import make_assignment
-from grader.cases import make_inputs as case_inputs
-from grader.cases import public_cases
+from grader.checking.cases import make_inputs as case_inputs
+from grader.checking.cases import public_cases
+from grader.checking.mistakes import weigh_catalogue as weigh_mistakes
+from grader.checking.reference import compute_reference
 from grader.config import Config, Tolerance
 from grader.exercises.stacked_birnn import (
     CASE_PLANS,
@@ -33,9 +34,8 @@ from grader.exercises.stacked_birnn import (
     state_row,
     weight_names,
 )
-from grader.mistakes import weigh_catalogue as weigh_mistakes
-from grader.notebook import SKIP_TAG, forbidden_uses, load_notebook
-from grader.reference import compute_reference
+from grader.notebooks.assignment import make_assignment
+from grader.notebooks.load import SKIP_TAG, forbidden_uses, load_notebook
 from tests.conftest import ROOT
 
 SOLUTION = ROOT / "solutions" / "stacked_birnn.ipynb"
@@ -215,7 +215,7 @@ def test_every_mistake_falls_outside_the_tolerance_wherever_it_can_happen(mistak
 
 @pytest.mark.parametrize("mistake", EXERCISE.mistakes, ids=lambda m: m.key)
 def test_each_mistake_is_recognised_as_itself_on_the_public_cases(mistake) -> None:
-    """A student's float32 result with the mistake is matched by grader.diagnose."""
+    """A student's float32 result with the mistake is matched by grader.checking.diagnose."""
     for inputs, reference in _public():
         predicted = mistake.compute(inputs)
         if predicted is None:
@@ -422,8 +422,8 @@ def test_assignment_stops_at_the_unfinished_function() -> None:
 # --- The whole pipeline, in the sandbox, on the public cases ---------------------------------
 
 def _graded(path):
+    from grader.isolation.sandbox import worker_context
     from grader.pipeline import GradingPlan, grade_submission
-    from grader.sandbox import worker_context
 
     plan = GradingPlan(EXERCISE, public_cases(EXERCISE), Config(), allow_weak=True)
     return grade_submission(path, path.stem, plan, worker_context("fork"))

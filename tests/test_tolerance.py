@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from grader.checking.reference import compute_reference
 from grader.config import Tolerance
 from grader.exercises.bidirectional_rnn import EXERCISE
-from grader.reference import compute_reference
 
 SEEDS = range(1000)
 
@@ -98,7 +98,7 @@ def test_the_catalogue_never_diagnoses_correct_code() -> None:
     """A correct float32 result matches no catalogued mistake on any of 1,000 seeds, even
     where a mistake makes no difference (those are set aside as no evidence); nor, on the
     first 100, any two mistakes made at once."""
-    from grader.mistakes import matching
+    from grader.checking.mistakes import matching
 
     for seed in SEEDS:
         inputs = _inputs(seed)

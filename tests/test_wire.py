@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from grader import wire
+from grader.isolation import wire
 
 
 def test_round_trip_keeps_dtype_shape_and_values() -> None:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from grader import results
-from grader.figures import Figure, heat_maps
+from grader.reports.figures import Figure, heat_maps
 from grader.results import NOT_GRADED, CaseResult, Finding, SubmissionResult
 
 

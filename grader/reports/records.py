@@ -52,8 +52,8 @@ def gradescope_results(result: SubmissionResult,
     top-level output is the feedback page's story in HTML (the verdict, the mistake and the
     cases it explains, a failure's code once, heat maps); each case is a test whose text says
     what is wrong in it, with its table of differences."""
-    from grader.feedback import story
-    from grader.html_report import gradescope_output
+    from grader.reports.feedback import story
+    from grader.reports.pages import gradescope_output
 
     told = story(result, pictures=False)
     tests = [{
@@ -112,7 +112,7 @@ def case_text(result: SubmissionResult, case: CaseResult) -> str:
 
 
 def load_schema() -> dict[str, Any]:
-    text = resources.files("grader.schemas").joinpath("gradescope_results.schema.json")
+    text = resources.files("grader.reports.schemas").joinpath("gradescope_results.schema.json")
     return json.loads(text.read_text(encoding="utf-8"))
 
 

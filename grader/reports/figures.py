@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from grader.compare import BAND_NAMES, bands
+from grader.checking.compare import BAND_NAMES, bands
 from grader.results import CaseResult, OutputCheck
 
 # White within the tolerance; then light to dark (luminance falls with every band).

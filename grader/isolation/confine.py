@@ -28,7 +28,8 @@ import resource
 import sys
 from typing import Any
 
-from grader import landlock, seccomp_policy
+import grader
+from grader.isolation import landlock, seccomp_policy
 
 PRIVATE_WORKDIR = "/tmp/submission"
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -232,7 +233,7 @@ def import_roots() -> list[str]:
     the grader package itself (not the folder holding it: an editable install's checkout
     also holds the instructor's solutions). Not the working folder or a script's folder."""
     packages = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    grader_package = os.path.dirname(os.path.realpath(__file__))
+    grader_package = os.path.dirname(os.path.realpath(grader.__file__))
     candidates = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *packages,
                                                 grader_package) if os.path.isdir(p)}
     return sorted(p for p in candidates

@@ -24,7 +24,7 @@ computed at the notebook's top level and returned later by the student's functio
 What it cannot do: it lives in the process the student controls. Code that reaches for the
 process's own machinery (ctypes, `gc` walks, frames, the dispatcher's registrations) can undo
 anything here; the grading process reads the notebook for such code and flags it for review
-(`grader.code_reading.review_findings`).
+(`grader.notebooks.code_reading.review_findings`).
 """
 
 from __future__ import annotations

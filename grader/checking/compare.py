@@ -20,8 +20,8 @@ import functools
 
 import numpy as np
 
+from grader.checking.reference import Reference
 from grader.exercises.base import Exercise
-from grader.reference import Reference
 from grader.results import OutputCheck
 
 ACCEPTED_DTYPES = ("float32", "float64")

@@ -9,7 +9,8 @@ import importlib
 
 import torch
 
-from grader import child, exercises
+from grader import exercises
+from grader.isolation import child
 
 # Every installed exercise's child side (the case's globals, a nested return's flattening),
 # course exercises included: imported here, before the guard and before any child is confined

@@ -14,7 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from grader.feedback import cases_in_words, story
+from grader.reports.feedback import cases_in_words, story
 from grader.results import SubmissionResult
 
 

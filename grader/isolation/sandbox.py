@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import wire
 from grader.config import Limits
+from grader.isolation import wire
 
 TEMP_PREFIX = "rnn-grader-"
 SIGNAL_STORIES = {
@@ -73,7 +73,7 @@ def worker_context(mode: str) -> multiprocessing.context.BaseContext:
           nothing secret and no reference yet (`check` on public cases)
     """
     if mode == "fork":
-        from grader import child  # import torch and IPython here, once, before forking
+        from grader.isolation import child  # import torch and IPython here, once, before forking
 
         child.warm_shell()
 
@@ -83,7 +83,7 @@ def worker_context(mode: str) -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     # Each child re-runs the `rnn-grader` script (multiprocessing's main fix-up; preloading
     # "__main__" does not work before Python 3.13): with grader.cli loaded that costs nothing.
-    context.set_forkserver_preload(["grader.warm", "grader.cli"])
+    context.set_forkserver_preload(["grader.isolation.warm", "grader.cli"])
     # Start it now: it imports torch while this process prepares the references.
     multiprocessing.forkserver.ensure_running()
     return context
@@ -254,7 +254,7 @@ def _sweep_stale_folders() -> None:
 
 def _supervise(conn, status, *args: Any) -> None:
     # Imported in the child only: the grading process never loads the student's side.
-    from grader import child
+    from grader.isolation import child
 
     channel, status_fd = os.dup(conn.fileno()), os.dup(status.fileno())
     conn.close()

@@ -85,7 +85,7 @@ def _open_descriptors(pid: int) -> int:
 def machine_layers() -> dict[str, bool]:
     """Which required layers this machine offers, found without forking: Landlock's ABI and
     whether libseccomp loads (the kernel's seccomp support is checked per submission)."""
-    from grader import landlock, seccomp_policy
+    from grader.isolation import landlock, seccomp_policy
 
     kernel_seccomp = "Seccomp" in _status(os.getpid())
     return {"landlock": landlock.abi_version() > 0,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.exercises.base import Exercise
-from grader.notebook import Notebook
+from grader.notebooks.load import Notebook
 
 
 def code_cell_label(position: int, source: str) -> str:

@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from grader import batch, report
-from grader.discover import Submission
-from grader.html_report import write_class_report
+from grader.batch import runner
+from grader.batch.discover import Submission
+from grader.isolation.sandbox import worker_context
 from grader.pipeline import GradingPlan, Plans
+from grader.reports import records
+from grader.reports.pages import write_class_report
+from grader.reports.terminal import print_batch_summary
 from grader.results import SubmissionResult
-from grader.sandbox import worker_context
-from grader.terminal import print_batch_summary
 
 INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl+C
 LISTED = 10  # names shown in a warning before "and N more"
@@ -32,7 +33,7 @@ def run(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path,
         force: bool, quiet: bool, workers: str = "warm") -> None:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     _warn_about_choices(submissions, console)
-    resume = batch.plan_batch(submissions, plan, out, force)
+    resume = runner.plan_batch(submissions, plan, out, force)
     console.print(resume.describe())
     out.mkdir(parents=True, exist_ok=True)
     interrupted = False
@@ -40,9 +41,9 @@ def run(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path,
         context = worker_context(workers)
         try:
             _grade_with_progress(resume.todo, plan, context, out, jobs, quiet, console)
-        except (batch.BatchInterrupted, KeyboardInterrupt):
+        except (runner.BatchInterrupted, KeyboardInterrupt):
             interrupted = True
-    recorded = batch.batch_results(submissions, plan, out)
+    recorded = runner.batch_results(submissions, plan, out)
     _report(submissions, recorded, plan, out, console)
     if interrupted:
         missing = len(submissions) - len(recorded)
@@ -55,7 +56,7 @@ def run(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path,
 def _grade_with_progress(todo: list[Submission], plan: GradingPlan | Plans, context: Any, out: Path,
                          jobs: int, quiet: bool, console: Console) -> None:
     if quiet:
-        batch.grade_batch(todo, plan, context, out, jobs, lambda result: None)
+        runner.grade_batch(todo, plan, context, out, jobs, lambda result: None)
     elif console.is_terminal:
         columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
@@ -67,9 +68,9 @@ def _grade_with_progress(todo: list[Submission], plan: GradingPlan | Plans, cont
                 speed = progress.tasks[0].speed
                 progress.update(task, rate=f"{speed:.1f}/s" if speed else "")
 
-            batch.grade_batch(todo, plan, context, out, jobs, advance)
+            runner.grade_batch(todo, plan, context, out, jobs, advance)
     else:
-        batch.grade_batch(todo, plan, context, out, jobs, _line_printer(len(todo), console))
+        runner.grade_batch(todo, plan, context, out, jobs, _line_printer(len(todo), console))
 
 
 def _line_printer(total: int, console: Console) -> Callable[[SubmissionResult], None]:
@@ -85,18 +86,18 @@ def _line_printer(total: int, console: Console) -> Callable[[SubmissionResult], 
 
 def _report(submissions: Sequence[Submission], recorded: list[tuple[str, dict[str, Any]]],
             plan: GradingPlan | Plans, out: Path, console: Console) -> None:
-    foreign = batch.foreign_results(submissions, out)
+    foreign = runner.foreign_results(submissions, out)
     if foreign:
         console.print("[yellow]warning:[/] " + escape(
             f"{len(foreign)} result(s) in {out} belong to no submission of this batch and are "
             f"not counted: {_listed(foreign)}."))
     _warn_about_isolation(recorded, console)
     _warn_about_review(recorded, console)
-    rows = report.summary_rows(recorded)
-    summary = report.write_summary(out, rows)
+    rows = records.summary_rows(recorded)
+    summary = records.write_summary(out, rows)
     exercises = plan.exercises if isinstance(plan, Plans) else [plan.exercise]
     class_html, class_csv = write_class_report(out, exercises, recorded)
-    print_batch_summary(report.batch_statistics(rows), Console(highlight=False))
+    print_batch_summary(records.batch_statistics(rows), Console(highlight=False))
     console.print(f"results and feedback.html in {out}/<submission>/; gradebook {summary}; "
                   f"class report {class_html} ({class_csv.name})")
 
@@ -131,7 +132,7 @@ def _warn_about_review(recorded: list[tuple[str, dict]], console: Console) -> No
 
 def _warn_about_isolation(recorded: list[tuple[str, dict]], console: Console) -> None:
     """Say which sandbox layers submissions ran without, as measured (README: security)."""
-    from grader.isolation import DEFENCE_IN_DEPTH, REQUIRED
+    from grader.isolation.layers import DEFENCE_IN_DEPTH, REQUIRED
 
     missing: Counter[str] = Counter()
     for _, data in recorded:

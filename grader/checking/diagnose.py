@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from grader import results
-from grader.cells import cell_label, format_traceback, syntax_error_lines
 from grader.exercises.base import Exercise
+from grader.notebooks.cells import cell_label, format_traceback, syntax_error_lines
 from grader.results import OutputCheck
 
 MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "out of memory")

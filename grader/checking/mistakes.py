@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.cells import typed_in_sizes
+from grader.checking.reference import Reference
 from grader.exercises.base import Arrays, Exercise, Mistake
-from grader.reference import Reference
+from grader.notebooks.cells import typed_in_sizes
 from grader.results import CaseResult, Finding
 
 MISTAKE_SLACK = 4.0  # a mistake's own float32 rounding may exceed the reference's bound

@@ -104,15 +104,15 @@ def _first_line(error: Exception) -> str:
 
 def forbidden_uses(notebook: Notebook, function: str, forbidden: tuple[str, ...]) -> list[str]:
     """Places where the function (or what it reaches) calls one of torch's recurrent built-ins,
-    names resolved through the notebook's cells (grader.code_reading)."""
-    from grader import code_reading
+    names resolved through the notebook's cells (grader.notebooks.code_reading)."""
+    from grader.notebooks import code_reading
 
     return code_reading.forbidden_uses(notebook, function, forbidden)
 
 
 def review_findings(notebook: Notebook) -> list[str]:
     """Code anywhere in the notebook that reaches for the grader's machinery or hides what it
-    runs, for the instructor to look at (grader.code_reading)."""
-    from grader import code_reading
+    runs, for the instructor to look at (grader.notebooks.code_reading)."""
+    from grader.notebooks import code_reading
 
     return code_reading.review_findings(notebook)

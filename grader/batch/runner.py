@@ -18,10 +18,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from grader import report, resume
-from grader.discover import Submission
-from grader.html_report import write_feedback
+from grader.batch import resume
+from grader.batch.discover import Submission
 from grader.pipeline import GradingPlan, Plans, grade_submission, plan_of
+from grader.reports import records
+from grader.reports.pages import write_feedback
 from grader.results import SEVERAL_NOTEBOOKS, CaseResult, SubmissionResult
 
 
@@ -34,7 +35,7 @@ def fingerprint(plan: GradingPlan) -> dict[str, str]:
 
 
 def results_path(out: Path, submission: Submission) -> Path:
-    return out / submission.name / report.RESULTS_FILE
+    return out / submission.name / records.RESULTS_FILE
 
 
 def plan_batch(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path,
@@ -65,7 +66,7 @@ def batch_results(submissions: Sequence[Submission], plan: GradingPlan | Plans,
 def foreign_results(submissions: Sequence[Submission], out: Path) -> list[str]:
     """Folders under `out` holding a results.json of no submission of this batch."""
     ours = {submission.name for submission in submissions}
-    return sorted(path.parent.name for path in out.glob(f"*/{report.RESULTS_FILE}")
+    return sorted(path.parent.name for path in out.glob(f"*/{records.RESULTS_FILE}")
                   if path.parent.name not in ours)
 
 
@@ -118,7 +119,7 @@ def grade_batch(submissions: Sequence[Submission], plans: GradingPlan | Plans, c
             if stop.is_set():
                 return None  # ended by Ctrl+C: not this submission's result
             provenance = {"notebook_sha256": digest, **fingerprint(plan)}
-            report.write_results(out / submission.name, result, provenance)
+            records.write_results(out / submission.name, result, provenance)
             write_feedback(out / submission.name, result, plan.exercise)
             return result
 

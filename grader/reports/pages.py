@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from grader import figures
 from grader.exercises.base import Exercise
-from grader.feedback import Story, cases_in_words, gist, story
-from grader.report import write_atomic
+from grader.reports import figures
+from grader.reports.feedback import Story, cases_in_words, gist, story
+from grader.reports.records import write_atomic
 from grader.results import NEEDS_A_LOOK, STATUS_WORDS, SubmissionResult
 
 FEEDBACK_FILE = "feedback.html"
@@ -30,7 +30,7 @@ LOW_SHARE = 0.5  # a roster row below this share of the points is flagged
 def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    environment = Environment(loader=PackageLoader("grader", "templates"), autoescape=True,
+    environment = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=True,
                               trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
     environment.globals["cases_in_words"] = cases_in_words
     return environment

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader.notebook import SKIP_TAG
-from grader.report import write_atomic
+from grader.notebooks.load import SKIP_TAG
+from grader.reports.records import write_atomic
 
 SELF_CHECK_TEMPLATE = """\
 # Self-check on the public cases: save the notebook first (Ctrl+S), then run this cell.

@@ -29,13 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader import report, resume
-from grader.batch import fingerprint, grade_batch
-from grader.discover import Submission, choose
+from grader.batch import resume
+from grader.batch.discover import Submission, choose
+from grader.batch.runner import fingerprint, grade_batch
 from grader.exercises import EXERCISE
 from grader.exercises.base import Exercise
-from grader.html_report import write_feedback as render_feedback
 from grader.pipeline import GradingPlan
+from grader.reports import records
+from grader.reports.pages import write_feedback as render_feedback
 from grader.results import GRADER_ERROR, SEVERAL_NOTEBOOKS, SubmissionResult
 
 NOTEBOOK = EXERCISE.name  # the assignment's notebook, without .ipynb
@@ -228,7 +229,7 @@ def grade_course(course_dir: Path, assignment: str, plan: GradingPlan, context, 
         return _step_folder(coursedir, coursedir.autograded_directory, student, assignment)
 
     plan_now = resume.plan_resume(
-        submissions, lambda s: resume.read_recorded(autograded(s.name) / report.RESULTS_FILE),
+        submissions, lambda s: resume.read_recorded(autograded(s.name) / records.RESULTS_FILE),
         Submission.digest, fingerprint(plan), force)
     on_plan(plan_now.describe())
     staging = Path(tempfile.mkdtemp(dir=coursedir.root, prefix=".rnn-grader-"))
@@ -239,14 +240,14 @@ def grade_course(course_dir: Path, assignment: str, plan: GradingPlan, context, 
             points = _grade_cell_points(gradebook, assignment, notebook, grade_cell)
             for kept in plan_now.kept:
                 _record(gradebook, coursedir, assignment,
-                        _kept_result(kept, autograded(kept.name) / report.RESULTS_FILE),
+                        _kept_result(kept, autograded(kept.name) / records.RESULTS_FILE),
                         notebook, grade_cell, points)
 
             def finish(result: SubmissionResult) -> None:
                 staged = staging / result.name
                 autograded(result.name).mkdir(parents=True, exist_ok=True)
-                os.replace(staged / report.RESULTS_FILE,
-                           autograded(result.name) / report.RESULTS_FILE)
+                os.replace(staged / records.RESULTS_FILE,
+                           autograded(result.name) / records.RESULTS_FILE)
                 _install_feedback(staged / "feedback.html", coursedir, assignment, result.name,
                                   notebook)
                 _record(gradebook, coursedir, assignment, result, notebook, grade_cell, points)

@@ -30,9 +30,9 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from grader import isolation, wire
-from grader.builtin_guard import BuiltinRnnGuard
-from grader.confine import confine
+from grader.isolation import layers, wire
+from grader.isolation.builtin_guard import BuiltinRnnGuard
+from grader.isolation.confine import confine
 
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
@@ -69,7 +69,7 @@ def supervise(channel: int, status: int, workdir: str, outdir: str,
     run or refuse it, clean up after it; report on `status` (framed JSON)."""
     os.setsid()
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    outside = isolation.namespace_ids()
+    outside = layers.namespace_ids()
     in_user_namespace = _new_namespaces()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
@@ -118,8 +118,8 @@ def _admit(pid: int, ready_r: int, go_w: int, outside: dict[str, str],
     if probed is None:
         _kill(pid)
         return {"error": "the sandbox could not be set up (see the grader log)"}
-    measured = isolation.measure(pid, outside, STUDENT_FDS, probed)
-    absent = isolation.missing(measured)
+    measured = layers.measure(pid, outside, STUDENT_FDS, probed)
+    absent = layers.missing(measured)
     if absent and not limits.get("allow_weak"):
         _kill(pid)
         measured["refused"] = absent

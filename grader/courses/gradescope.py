@@ -15,12 +15,12 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader.cases import hidden_cases
+from grader.checking.cases import hidden_cases
 from grader.config import Config
 from grader.exercises.base import Exercise
+from grader.isolation.sandbox import worker_context
 from grader.pipeline import GradingPlan, grade_submission
-from grader.report import gradescope_results, write_atomic
-from grader.sandbox import worker_context
+from grader.reports.records import gradescope_results, write_atomic
 
 TORCH_VERSION = "2.13.0"
 PACKAGE_FILES = ("pyproject.toml", "README.md")
