@@ -203,9 +203,9 @@ def wrap_submission_stages(timers: Timers) -> None:
     """The seams of one submission, in the grading process."""
     from grader import pipeline
     from grader.batch import discover, runner
-    from grader.checking import diagnose
+    from grader.checking import mistakes
     from grader.isolation import sandbox
-    from grader.reports import pages, records
+    from grader.reports import feedback, pages, records
 
     timers.wrap(discover.Submission, "digest", HASH, opens=True)
     timers.wrap(pipeline, "notebook_sha256", HASH)
@@ -219,14 +219,12 @@ def wrap_submission_stages(timers: Timers) -> None:
     timers.wrap(pipeline.GradingPlan, "prepare", REFERENCE)
     timers.wrap(pipeline, "_decode_values", DECODE)
     timers.wrap(pipeline, "check_output", COMPARE)
-    timers.wrap(diagnose, "weigh_mistakes", DIAGNOSE)
+    timers.wrap(mistakes, "name_mistakes", DIAGNOSE)
     for name in ("_diagnose", "_grade_case", "_grade_cases"):
         timers.wrap(pipeline, name, DIAGNOSE)
     timers.wrap(records, "write_results", RESULTS_BUILD)
     timers.wrap(records, "write_atomic", RESULTS_WRITE)
-    timers.wrap(pages, "error_heat_maps",
-                lambda cases: HEAT_MAPS if any(map(pages._failing_output, cases))
-                else FEEDBACK_BUILD)
+    timers.wrap(feedback, "heat_maps", HEAT_MAPS)
     timers.wrap(pages, "write_atomic", FEEDBACK_WRITE)
     timers.wrap(runner, "write_feedback", FEEDBACK_BUILD, closes=True)
     for owner, name in ((runner, "_grade"), (runner, "grade_submission"),
