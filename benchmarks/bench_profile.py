@@ -77,7 +77,7 @@ DIAGNOSE = "diagnosis (weigh_mistakes, messages)"
 TEARDOWN = "child end: Sandbox.__exit__ (bye, join, rm)"
 RESULTS_BUILD = "results.json: build + json.dumps"
 RESULTS_WRITE = "results.json: atomic write (fsync)"
-HEAT_MAPS = "feedback.html: heat maps (matplotlib PNG)"
+HEAT_MAPS = "feedback.html: heat maps (SVG)"
 FEEDBACK_BUILD = "feedback.html: render"
 FEEDBACK_WRITE = "feedback.html: atomic write (fsync)"
 GLUE = "pipeline/batch glue"
@@ -244,7 +244,7 @@ def wrap_batch_stages(timers: Timers) -> None:
     timers.wrap(runner, "plan_batch", "resume plan (hash every notebook)")
     timers.wrap(runner, "batch_results", "read back every results.json")
     timers.wrap(records, "write_summary", "summary.csv")
-    timers.wrap(progress, "write_class_report", "class report (html + csv, matplotlib)")
+    timers.wrap(progress, "write_class_report", "class report (html + csv, SVG charts)")
     timers.wrap(progress, "print_batch_summary", "print the summary (rich)")
 
 
@@ -379,7 +379,7 @@ def run_child(mode: str, args: list[str]) -> dict:
 # --- import time -------------------------------------------------------------------------------
 
 ENTRY_POINTS = ("torch", "IPython", "numpy", "nbformat", "jsonschema", "rich", "click",
-                "matplotlib", "pyseccomp")
+                "pyseccomp")
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
