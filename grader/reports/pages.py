@@ -1,7 +1,7 @@
 """HTML reports, readable offline: feedback.html per submission, class_report.html per batch,
 and the HTML of results.json's `output` (Gradescope renders it).
 
-Pages come from Jinja2 templates in grader/templates/ with autoescaping on: every string a
+Pages come from Jinja2 templates in grader/reports/templates/ with autoescaping on: every string a
 student controls (names, messages, code) is escaped by default. Pictures are embedded, so each
 file stands alone. A submission's heat maps show error sizes in bands of the tolerance, never
 expected values (figures.py); the class report's charts are SVG too (charts.py).
