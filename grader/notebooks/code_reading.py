@@ -64,12 +64,9 @@ def parse_cells(notebook) -> tuple[ParsedCell, ...]:
     """Every code cell the grader runs, as Python (IPython magics transformed; the code inside
     %%time / %%timeit / %%capture / %%prun cells spliced in). Cells that do not parse are
     skipped: they fail when run, too."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    transformer = TransformerManager()
     parsed = []
     for cell in notebook.cells:
-        tree = _parse(cell.source, transformer)
+        tree = _parse(cell.source)
         if tree is not None:
             declares_global = False
             for node in ast.walk(tree):
@@ -79,18 +76,35 @@ def parse_cells(notebook) -> tuple[ParsedCell, ...]:
     return tuple(parsed)
 
 
-def _parse(source: str, transformer, line_offset: int = 0) -> ast.Module | None:
+CACHED_CELL_CHARS = 20_000  # a batch's notebooks share most cells word for word; not huge ones
+
+
+def _as_python(source: str) -> str:
+    """A cell's source as IPython runs it (magics, shell escapes and help turned into calls)."""
+    return _transform(source) if len(source) > CACHED_CELL_CHARS else _cached_transform(source)
+
+
+def _transform(source: str) -> str:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+_cached_transform = functools.lru_cache(maxsize=2048)(_transform)
+
+
+def _parse(source: str, line_offset: int = 0) -> ast.Module | None:
     try:
-        tree = ast.parse(transformer.transform_cell(source))
+        tree = ast.parse(_as_python(source))
     except (SyntaxError, ValueError, TypeError):
         return None
     if line_offset:
         ast.increment_lineno(tree, line_offset)
-    tree.body = _expand_code_magics(tree.body, transformer)
+    tree.body = _expand_code_magics(tree.body)
     return tree
 
 
-def _expand_code_magics(body: list[ast.stmt], transformer) -> list[ast.stmt]:
+def _expand_code_magics(body: list[ast.stmt]) -> list[ast.stmt]:
     expanded: list[ast.stmt] = []
     for statement in body:
         magic = _magic_call(statement.value) if isinstance(statement, ast.Expr) else None
@@ -101,7 +115,7 @@ def _expand_code_magics(body: list[ast.stmt], transformer) -> list[ast.stmt]:
                 code, offset = _strip_magic_options(line), statement.lineno - 1
             else:
                 offset = statement.lineno  # the body starts on the cell's second line
-            inner = _parse(code or "", transformer, offset)
+            inner = _parse(code or "", offset)
             if inner is not None:
                 expanded.extend(inner.body)
                 continue
@@ -701,12 +715,10 @@ class _Reader:
 
     def run_literal_code(self, node: ast.Call, scope: Scope) -> None:
         """`exec("...")` / `eval("...")` of a string literal: read the string as code here."""
-        from IPython.core.inputtransformer2 import TransformerManager
-
         code = self.possible_strings(node.args[0], scope) if node.args else None
         if not code or len(code) != 1:
             return
-        tree = _parse(next(iter(code)), TransformerManager(), node.lineno - 1)
+        tree = _parse(next(iter(code)), node.lineno - 1)
         if tree is None:
             return
         for child in ast.walk(tree):
