@@ -149,9 +149,11 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
         return
     # Before the notebook runs: it cannot change what its inputs are drawn from.
     digest = result.notebook_sha256 = notebook_sha256(path)
-    forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
-    result.review = review_findings(notebook)  # for the instructor; the score is the cases'
     with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
+        # Read the code and draw the cases while the child forks and confines itself.
+        forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
+        result.review = review_findings(notebook)  # for the instructor; the score is the cases'
+        prepared = plan.prepare(digest)
         cells = {cell.index: cell.source for cell in notebook.cells}
         labels = cell_words.labels_of(path, notebook)
         try:
@@ -165,7 +167,6 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
             errors = ran.get("errors", [])
             result.message, result.detail = diagnose.explain_cell_errors(
                 errors, exercise.function, limits.memory_mb, cells, labels)
-            prepared = plan.prepare(digest)
             result.cases, evidence = _grade_cases(sandbox, plan, prepared, cells, labels)
             result.findings = _diagnose(exercise, result.cases, evidence, cells, labels, errors)
             if any(error.get("limit") for error in errors):

@@ -210,20 +210,28 @@ class Sandbox:
                 with contextlib.suppress(wire.WireError):
                     wire.send_frame(self.conn.fileno(), wire.dumps({"op": "bye"}),
                                     time.monotonic() + 1.0)
-            self.process.join(2.0)
-            if self.process.is_alive():
-                self.process.terminate()
-                self.process.join(2.0)
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join()
-            self.wait_for_status(0.5)
+            # The supervisor reports how the student ended only once everything the submission
+            # started is gone; its own exit (milliseconds of unmapping) is not waited for here:
+            # multiprocessing reaps it, and ends it with this process at the latest.
+            self.wait_for_status(2.0)
+            if self.ended is None:
+                self._end_supervisor()
             self.captured = self._read_output()
             self.grader_log = self._read_file("grader.log", 8000)
         finally:
             self.conn.close()
             self.status.close()
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def _end_supervisor(self) -> None:
+        """The supervisor did not report: end it (and so, through its PID namespace and its
+        kill of everything it started, the student) the hard way."""
+        for end in (self.process.terminate, self.process.kill):
+            if not self.process.is_alive():
+                break
+            end()
+            self.process.join(2.0)
+        self.wait_for_status(0.5)
 
     def _read_output(self) -> Captured:
         keep = self.limits.kept_output_chars
