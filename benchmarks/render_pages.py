@@ -9,6 +9,7 @@ than the window.
 
     python benchmarks/render_pages.py --out /tmp/pages          # grade, render, measure
     python benchmarks/render_pages.py --out /tmp/pages --graded DIR   # render an existing batch
+    python benchmarks/render_pages.py --out /tmp/pages --exercise lstm   # another exercise's
 
 Needs `chromium` (Debian: apt-get install chromium) or `chromium-browser`/`google-chrome`.
 """
@@ -27,7 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from make_submissions import ALL, DEFAULT_EXERCISE  # noqa: E402
 from typical_mistakes import make_typical  # noqa: E402
+from variants import EXERCISES  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTHS = (1280, 390)
@@ -120,10 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
     parser.add_argument("--graded", type=Path, help="an already graded batch to render")
+    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
+                        help="whose typical mistakes to grade and render (typical_mistakes.py; "
+                        f"default {DEFAULT_EXERCISE})")
     args = parser.parse_args(argv)
     graded = args.graded
     if graded is None:
-        make_typical(args.out / "submissions")
+        make_typical(args.out / "submissions", exercise=args.exercise)
         graded = args.out / "graded"
         grade(args.out / "submissions", graded)
     sizes = render(graded, args.out / "screens")
