@@ -77,7 +77,7 @@ DIAGNOSE = "diagnosis (weigh_mistakes, messages)"
 TEARDOWN = "child end: Sandbox.__exit__ (bye, join, rm)"
 RESULTS_BUILD = "results.json: build + json.dumps"
 RESULTS_WRITE = "results.json: atomic write (fsync)"
-HEAT_MAPS = "feedback.html: heat maps (matplotlib PNG)"
+HEAT_MAPS = "feedback.html: heat maps (SVG)"
 FEEDBACK_BUILD = "feedback.html: render"
 FEEDBACK_WRITE = "feedback.html: atomic write (fsync)"
 GLUE = "pipeline/batch glue"
@@ -203,9 +203,9 @@ def wrap_submission_stages(timers: Timers) -> None:
     """The seams of one submission, in the grading process."""
     from grader import pipeline
     from grader.batch import discover, runner
-    from grader.checking import diagnose
+    from grader.checking import mistakes
     from grader.isolation import sandbox
-    from grader.reports import pages, records
+    from grader.reports import feedback, pages, records
 
     timers.wrap(discover.Submission, "digest", HASH, opens=True)
     timers.wrap(pipeline, "notebook_sha256", HASH)
@@ -219,14 +219,12 @@ def wrap_submission_stages(timers: Timers) -> None:
     timers.wrap(pipeline.GradingPlan, "prepare", REFERENCE)
     timers.wrap(pipeline, "_decode_values", DECODE)
     timers.wrap(pipeline, "check_output", COMPARE)
-    timers.wrap(diagnose, "weigh_mistakes", DIAGNOSE)
+    timers.wrap(mistakes, "name_mistakes", DIAGNOSE)
     for name in ("_diagnose", "_grade_case", "_grade_cases"):
         timers.wrap(pipeline, name, DIAGNOSE)
     timers.wrap(records, "write_results", RESULTS_BUILD)
     timers.wrap(records, "write_atomic", RESULTS_WRITE)
-    timers.wrap(pages, "error_heat_maps",
-                lambda cases: HEAT_MAPS if any(map(pages._failing_output, cases))
-                else FEEDBACK_BUILD)
+    timers.wrap(feedback, "heat_maps", HEAT_MAPS)
     timers.wrap(pages, "write_atomic", FEEDBACK_WRITE)
     timers.wrap(runner, "write_feedback", FEEDBACK_BUILD, closes=True)
     for owner, name in ((runner, "_grade"), (runner, "grade_submission"),
@@ -246,7 +244,7 @@ def wrap_batch_stages(timers: Timers) -> None:
     timers.wrap(runner, "plan_batch", "resume plan (hash every notebook)")
     timers.wrap(runner, "batch_results", "read back every results.json")
     timers.wrap(records, "write_summary", "summary.csv")
-    timers.wrap(progress, "write_class_report", "class report (html + csv, matplotlib)")
+    timers.wrap(progress, "write_class_report", "class report (html + csv, SVG charts)")
     timers.wrap(progress, "print_batch_summary", "print the summary (rich)")
 
 
@@ -381,7 +379,7 @@ def run_child(mode: str, args: list[str]) -> dict:
 # --- import time -------------------------------------------------------------------------------
 
 ENTRY_POINTS = ("torch", "IPython", "numpy", "nbformat", "jsonschema", "rich", "click",
-                "matplotlib", "pyseccomp")
+                "pyseccomp")
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 

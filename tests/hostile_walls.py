@@ -169,9 +169,9 @@ for folder in {{sysconfig.get_paths()['purelib'], os.path.dirname(os.__file__)}}
             stream.write('import os  # {TAMPER_MARK}\\n')
     except OSError as error:
         print('refused:', error)
-import matplotlib
+import numpy
 try:
-    with open(matplotlib.__file__, 'a') as stream:
+    with open(numpy.__file__, 'a') as stream:
         stream.write('\\n# {TAMPER_MARK}\\n')
 except OSError as error:
     print('refused:', error)

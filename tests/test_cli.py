@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
+
 from tests.conftest import ASSIGNMENT, SOLUTION, TEST_SECRET, run_cli
 
 
@@ -88,6 +90,34 @@ def test_parallel_cold_and_warm_batches_give_identical_results(tmp_path: Path) -
     assert _comparable(tmp_path / "j1") == _comparable(tmp_path / "j2") \
         == _comparable(tmp_path / "cold")
     assert len(_comparable(tmp_path / "j1")) == 2
+
+
+FIRST_CELL_PROBE = (
+    "import torch\n"
+    "print('count', get_ipython().execution_count, 'inputs', len(In))\n"
+    "print('names', sorted(n for n in globals() if not n.startswith('_') and n != 'torch'))\n")
+
+
+def test_a_warm_child_starts_as_a_fresh_interpreter_would(tmp_path: Path) -> None:
+    """The warm worker runs warm-up cells of its own before forking: a submission must not see
+    them (execution count, inputs, names), as in a cold child. (An unseeded generator differs
+    anyway: torch seeds each interpreter from the system's randomness.)"""
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(FIRST_CELL_PROBE))
+    path = tmp_path / "probe" / "bidirectional_rnn.ipynb"
+    path.parent.mkdir()
+    nbformat.write(notebook, path)
+    printed = {}
+    for mode in ("warm", "cold"):
+        out = tmp_path / mode
+        finished = run_cli("grade", str(path), "--out", str(out), "--workers", mode,
+                           env={"RNN_GRADER_SECRET": TEST_SECRET})
+        assert finished.returncode == 0, finished.stderr
+        result = json.loads(next(out.glob("*/results.json")).read_text())
+        assert result["score"] == 24
+        printed[mode] = result["extra_data"]["stdout"].split("Out[", 1)[0]
+    assert "names ['In', 'Out', 'exit', 'get_ipython', 'open', 'quit']" in printed["warm"]
+    assert printed["warm"] == printed["cold"]
 
 
 def test_progress_falls_back_to_plain_lines_and_quiet_silences_it(tmp_path: Path) -> None:

@@ -123,9 +123,9 @@ def _as(user: str, command: list[str], tmp: Path) -> list[str]:
 
 def _host_files() -> dict[str, bytes | None]:
     """Files of the instructor's machine that entries try to change, and their contents."""
-    import matplotlib
+    import numpy
 
-    paths = [SHM_CANARY, matplotlib.__file__, "/root/.bashrc",
+    paths = [SHM_CANARY, numpy.__file__, "/root/.bashrc",
              *(str(Path(folder) / PTH_NAME) for folder in (sysconfig.get_paths()["purelib"],
                                                            os.path.dirname(os.__file__)))]
     contents = {}

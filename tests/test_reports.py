@@ -12,10 +12,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import jsonschema
 import numpy as np
@@ -29,7 +34,7 @@ from grader.config import Config
 from grader.exercises import EXERCISE
 from grader.notebooks import cells
 from grader.pipeline import GradingPlan
-from grader.reports import figures
+from grader.reports import charts, figures
 from grader.reports.figures import band_image, heat_map_svg, heat_maps
 from grader.reports.pages import FEEDBACK_FILE, feedback_page, write_class_report, write_feedback
 from grader.reports.records import gradescope_results, load_schema, write_results
@@ -429,3 +434,121 @@ def test_no_image_anywhere_has_a_generic_alt_text(tmp_path, page) -> None:
     assert images
     for image in images:
         assert len(image.get("alt", "")) > 40 and image["alt"] not in ("plot", "error heat map")
+
+
+# --- the class report's charts: hand-written SVG -----------------------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _svg(src: str) -> ElementTree.Element:
+    """The chart an <img> shows, parsed: its data URI is percent-encoded SVG text."""
+    assert src.startswith("data:image/svg+xml,%3Csvg")
+    root = ElementTree.fromstring(unquote(src.removeprefix("data:image/svg+xml,")))
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    return root
+
+
+def _texts(root: ElementTree.Element) -> list[str]:
+    return ["".join(text.itertext()) for text in root.iter(f"{SVG}text")]
+
+
+def _bars(root: ElementTree.Element, colour: str) -> list[ElementTree.Element]:
+    return [rect for rect in root.iter(f"{SVG}rect") if rect.get("fill") == colour]
+
+
+def test_the_class_reports_charts_are_svg_with_a_bar_and_its_count_per_mistake(tmp_path) -> None:
+    out, recorded = _batch(tmp_path)
+    html = write_class_report(out, EXERCISE, recorded)[0].read_text(encoding="utf-8")
+    mistakes, scores = (_svg(image["src"]) for image in _images(html))
+    assert mistakes.find(f"{SVG}title").text == _images(html)[0]["alt"]  # named as its <img>
+    rows = list(mistakes.iter(f"{SVG}g"))
+    assert [row.find(f"{SVG}title").text for row in rows] == [
+        "h_0 ignored (state starts at zero): 2 submissions",
+        "forward and reverse halves swapped in output: 1 submission"]
+    assert [len(_bars(row, charts.MISTAKE_COLOUR)) for row in rows] == [1, 1]
+    assert [_texts(row)[-1] for row in rows] == ["2", "1"]  # each count by its bar
+    two, one = (float(bar.get("width")) for bar in _bars(mistakes, charts.MISTAKE_COLOUR))
+    assert two == pytest.approx(2 * one)  # to scale
+    assert "submissions" in _texts(mistakes) and "submissions" in _texts(scores)
+    assert "score (out of 24)" in _texts(scores) and "Scores of 6 submissions" in _texts(scores)
+    for chart in (mistakes, scores):  # whole numbers of submissions: no fractional tick
+        numbers = [text for text in _texts(chart) if re.fullmatch(r"[-\d.]+", text)]
+        assert numbers and all(re.fullmatch(r"\d+", number) for number in numbers)
+
+
+def test_the_score_chart_bins_whole_points_and_keeps_the_maximum_inside_its_axes() -> None:
+    assert charts.score_bins([0, 12.5, 13.5, 24, 24, 23.6]) == ([0, 12, 14, 24], [1, 1, 1, 3])
+    figure = charts.score_chart([0, 12.5, 13.5, 24, 24, 23.6], 24)
+    root = _svg(figure.src)
+    bars = _bars(root, charts.SCORE_COLOUR)
+    assert [bar.find(f"{SVG}title").text for bar in bars] == [
+        "0 points: 1 submission", "12 points: 1 submission", "14 points: 1 submission",
+        "24 points: 3 submissions"]
+    right = max(float(bar.get("x")) + float(bar.get("width")) for bar in bars)
+    assert right < figure.width and {"0", "24"} <= set(_texts(root))  # both ends labelled
+    assert figure.alt == ("Bar chart of the scores of 6 submissions, 0 to 24 points: 1 at 0, "
+                          "1 at 12, 1 at 14, 3 at 24; most often 24.")
+
+
+@pytest.mark.parametrize("top", [0, 1, 2, 3, 7, 10, 28, 99, 120, 1234])
+def test_count_axes_have_whole_evenly_spaced_ticks_from_zero_past_the_largest(top) -> None:
+    ticks = charts.integer_ticks(top)
+    steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert ticks[0] == 0 and ticks[-1] >= max(top, 1) and len(steps) == 1 and len(ticks) <= 9
+    assert all(isinstance(tick, int) for tick in ticks)
+
+
+@pytest.mark.parametrize("scores", [[], [17.0], [12.0] * 5])
+def test_no_one_or_equal_scores_draw_a_chart(scores) -> None:
+    figure = charts.score_chart(scores, 24)
+    root = _svg(figure.src)
+    assert len(_bars(root, charts.SCORE_COLOUR)) == len(set(scores))
+    assert "Scores of " + ("1 submission" if len(scores) == 1 else f"{len(scores)} submissions") \
+        in _texts(root)
+    assert figure.width > 0 and figure.height > 0 and figure.alt.endswith(".")
+    assert _svg(charts.mistakes_chart([]).src) is not None
+
+
+def test_a_batch_of_none_or_one_renders_its_class_report(tmp_path) -> None:
+    empty = write_class_report(tmp_path / "none", EXERCISE, [])[0].read_text(encoding="utf-8")
+    assert "Class report: 0 submissions" in empty and not _images(empty)
+    out, recorded = _batch(tmp_path)
+    one = write_class_report(out, EXERCISE, recorded[:1])[0].read_text(encoding="utf-8")
+    mistakes, scores = (_svg(image["src"]) for image in _images(one))
+    assert [_texts(row)[-1] for row in mistakes.iter(f"{SVG}g")] == ["1"]
+    assert len(_bars(scores, charts.SCORE_COLOUR)) == 1 and "Scores of 1 submission" in \
+        _texts(scores)
+
+
+def test_a_mistakes_name_is_escaped_and_a_long_one_cut_with_all_of_it_in_its_title() -> None:
+    name, long = "h < 0 & <b>bold</b>", "the reverse direction " * 12
+    figure = charts.mistakes_chart([(name, 3), (long, 1)])
+    assert "<b>" not in unquote(figure.src) and "&lt;b&gt;bold&lt;/b&gt;" in unquote(figure.src)
+    first, second = _svg(figure.src).iter(f"{SVG}g")
+    assert _texts(first)[:-1] == [name]
+    assert first.find(f"{SVG}title").text == f"{name}: 3 submissions"
+    lines = _texts(second)[:-1]
+    assert len(lines) == charts.NAME_LINES and lines[-1].endswith("…")
+    assert second.find(f"{SVG}title").text == f"{long}: 1 submission"
+    assert name in figure.alt and long in figure.alt
+
+
+def test_the_class_report_imports_no_plotting_library(tmp_path) -> None:
+    out, recorded = _batch(tmp_path)
+    (tmp_path / "recorded.json").write_text(json.dumps(recorded), encoding="utf-8")
+    code = (
+        "import json, sys\nfrom pathlib import Path\n"
+        "import grader.reports.pages as pages\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+        "from grader.exercises import EXERCISE\n"
+        f"recorded = json.loads(Path({str(tmp_path / 'recorded.json')!r}).read_text())\n"
+        f"html, _ = pages.write_class_report(Path({str(out)!r}), EXERCISE, recorded)\n"
+        "print(html.read_text().count('data:image/svg+xml,'))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n")
+    path = os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                            os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["[]", "2", "[]"]

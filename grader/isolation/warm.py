@@ -4,8 +4,10 @@ The worker is a fresh interpreter started from an environment without the instru
 secret; it imports only this, so it holds no secret, hidden seed or reference.
 """
 
+import contextlib
 import gc
 import importlib
+import io
 
 import torch
 
@@ -19,11 +21,34 @@ for _exercise in exercises.installed().values():
     if _exercise.child_module:
         importlib.import_module(_exercise.child_module)
 
+# What every child's first cell would otherwise pay: IPython's first run of a cell, its display
+# of a value, a module's construction, the tensor operations of a recurrence. Neutral code, no
+# notebook's: whatever runs here, every child can find in its memory.
+WARM_UP_CELLS = ("1", """
+import torch
+from torch import nn
+module = nn.RNN(3, 2, bidirectional=True)
+sequence = torch.zeros(2, 1, 3)
+def loop(sequence):
+    h = torch.zeros(1, 2)
+    steps = []
+    for t in range(sequence.shape[0]):
+        h = torch.tanh(sequence[t] @ module.weight_ih_l0.T + module.bias_ih_l0
+                       + h @ module.weight_hh_l0.T + module.bias_hh_l0)
+        steps.append(h)
+    return torch.stack(steps), torch.cat(steps, 1).flip(0)
+print(tuple(module(sequence)[0].shape), tuple(loop(sequence)[0].shape))
+torch.testing.assert_close(loop(sequence)[0], loop(sequence)[0])
+""")
+
 torch.set_num_threads(1)
-child.warm_shell()
-child.warm_guard()
-# Its first call imports seconds' worth of torch internals; notebooks often use it.
-torch.testing.assert_close(torch.zeros(1), torch.zeros(1))
+_shell = child.warm_shell()
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    for _cell in WARM_UP_CELLS:
+        _shell.run_cell(_cell, store_history=True)
+_shell.reset(new_session=True)  # In[1] again, an empty namespace, as in a fresh interpreter
+torch.manual_seed(torch.initial_seed())  # the generator as a fresh interpreter has it
+child.warm_guard()  # after the warm-up: it counts no call of ours
 # Children never collect what the worker holds: their garbage collector would otherwise walk
 # (and copy on write) every object inherited from this process, a large part of each fork.
 gc.freeze()

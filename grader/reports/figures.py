@@ -1,4 +1,4 @@
-"""Pictures for the reports: error heat maps (hand-written SVG) and the class report's charts.
+"""Error heat maps for a submission's feedback, written as SVG text; the Figure every picture is.
 
 A heat map is small — a few time steps by a few dozen units — so it is written as SVG text:
 crisp at any size, microseconds per picture, integer coordinates and no number but indices.
@@ -6,14 +6,11 @@ It shows where output departs from nn.RNN in bands of the tolerance (compare.BAN
 worst over the sequences of the batch; hidden cases' ratios are already clipped to the bands,
 so a picture tells nothing the text's bands do not. It is embedded as a `data:` URI that is
 percent-encoded, not base64: what a student is shown stays readable (and checkable) text.
-The class report's two charts come from matplotlib (drawn without pyplot), once per batch.
+The class report's two charts are drawn the same way, in charts.py.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import textwrap
 from dataclasses import dataclass
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -40,6 +37,12 @@ class Figure:
     height: int
     alt: str
     caption: str
+
+
+def data_uri(svg: str) -> str:
+    """An SVG as a percent-encoded `data:` URI for an <img>: the page stands alone, the
+    picture stays text."""
+    return "data:image/svg+xml," + quote(svg, safe="")
 
 
 Part = tuple[str, int, int]  # a part of output's features: name, first, past the last
@@ -111,7 +114,7 @@ def heat_map(case: CaseResult, check: OutputCheck, image: np.ndarray,
     order = f"; {parts[0][0]} units on top" if len(parts) > 1 else ""
     caption = (f"Case {case.case.number}: where output departs from the reference at each "
                f"time step and hidden unit{_worst_of(batch)}{order}.")
-    return Figure("data:image/svg+xml," + quote(svg, safe=""), width, height,
+    return Figure(data_uri(svg), width, height,
                   describe(image, case.case.number, batch, parts), caption)
 
 
@@ -209,57 +212,3 @@ def _ranges(numbers: list[int]) -> str:
         else:
             runs.append([number])
     return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]} to {run[-1]}" for run in runs)
-
-
-# --- the class report's charts ---------------------------------------------------------------
-
-def score_chart(scores: list[float], max_score: float) -> Figure:
-    """How many submissions got each score: bars at whole points, integer axes, a title."""
-    from matplotlib.ticker import MaxNLocator
-
-    figure, axes = _figure(7.0, 2.8)
-    values, counts = np.unique(np.round(scores), return_counts=True)
-    axes.bar(values, counts, width=0.8, color="#3b6fd8")
-    axes.set_xlim(-1, max_score + 1)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel(f"score (out of {max_score:g})")
-    axes.set_ylabel("submissions")
-    axes.set_title(f"Scores of {len(scores)} submissions")
-    most = int(values[np.argmax(counts)]) if len(values) else 0
-    alt = (f"Bar chart of the scores of {len(scores)} submissions, 0 to {max_score:g} points: "
-           + ", ".join(f"{count} at {value:g}" for value, count in zip(values, counts,
-                                                                        strict=True))
-           + f"; most often {most}.")
-    return _svg_figure(figure, alt, "Scores, one bar per score.")
-
-
-def mistakes_chart(counts: list[tuple[str, int]]) -> Figure:
-    """How many submissions made each mistake, most frequent on top."""
-    from matplotlib.ticker import MaxNLocator
-
-    figure, axes = _figure(8.0, 0.45 * len(counts) + 1.2)
-    titles = [textwrap.fill(title, 40) for title, _ in counts][::-1]
-    axes.barh(titles, [count for _, count in counts][::-1], color="#b3261e")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("submissions")
-    axes.set_title("Mistakes named, most frequent first")
-    alt = "Bar chart of mistakes by number of submissions: " + "; ".join(
-        f"{title}: {count}" for title, count in counts) + "."
-    return _svg_figure(figure, alt, "Mistakes named by the grader.")
-
-
-def _figure(width: float, height: float):
-    """A figure of our own: no pyplot, whose global state is not safe across threads."""
-    from matplotlib.figure import Figure as MatplotlibFigure
-
-    figure = MatplotlibFigure(figsize=(width, height), layout="constrained")
-    return figure, figure.subplots()
-
-
-def _svg_figure(figure, alt: str, caption: str) -> Figure:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
-    width, height = (int(round(v * 96)) for v in figure.get_size_inches())  # CSS px
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return Figure(f"data:image/svg+xml;base64,{data}", width, height, alt, caption)

@@ -1,10 +1,10 @@
 """HTML reports, readable offline: feedback.html per submission, class_report.html per batch,
 and the HTML of results.json's `output` (Gradescope renders it).
 
-Pages come from Jinja2 templates in grader/templates/ with autoescaping on: every string a
+Pages come from Jinja2 templates in grader/reports/templates/ with autoescaping on: every string a
 student controls (names, messages, code) is escaped by default. Pictures are embedded, so each
 file stands alone. A submission's heat maps show error sizes in bands of the tolerance, never
-expected values (figures.py).
+expected values (figures.py); the class report's charts are SVG too (charts.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from grader.exercises.base import Exercise
-from grader.reports import figures
+from grader.reports import charts
 from grader.reports.feedback import Story, cases_in_words, gist, story
 from grader.reports.records import write_atomic
 from grader.results import NEEDS_A_LOOK, STATUS_WORDS, SubmissionResult
@@ -137,10 +137,10 @@ def write_class_report(out: Path, exercise: Exercise | list[Exercise],
     write_atomic(csv_path, "\n".join(lines) + "\n")
     pictures = {"scores": [], "mistakes": []}
     if numbers["count"]:
-        pictures["scores"] = [figures.score_chart([row["score"] for row in numbers["rows"]],
-                                                  numbers["max_score"])]
+        pictures["scores"] = [charts.score_chart([row["score"] for row in numbers["rows"]],
+                                                 numbers["max_score"])]
     if numbers["mistakes"]:
-        pictures["mistakes"] = [figures.mistakes_chart(
+        pictures["mistakes"] = [charts.mistakes_chart(
             [(m["title"], len(m["rows"])) for m in numbers["mistakes"]])]
     html_path = out / "class_report.html"
     write_atomic(html_path, _render("class_report.html.j2", title="Class report",
