@@ -78,6 +78,12 @@ def exercises_of(choice: str) -> list[str]:
     return [choice]
 
 
+def exercises_in(submissions: list[Submission]) -> list[str]:
+    """The exercises these submissions are for, in the order of EXERCISES."""
+    present = {s.exercise for s in submissions}
+    return [name for name in EXERCISES if name in present]
+
+
 @dataclass(frozen=True)
 class Submission:
     student: str
@@ -205,7 +211,7 @@ def counts(submissions: list[Submission]) -> str:
     """'correct 70, buggy 25, raising 5', with each exercise's share when they are mixed."""
     text = ", ".join(f"{kind} {sum(s.kind == kind for s in submissions)}"
                      for kind in sorted(KINDS))
-    mixed = list(dict.fromkeys(s.exercise for s in submissions))
+    mixed = exercises_in(submissions)
     if len(mixed) > 1:
         text += "; " + ", ".join(f"{name} {sum(s.exercise == name for s in submissions)}"
                                  for name in mixed)
