@@ -62,9 +62,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_submissions import (  # noqa: E402
-    ALL,
-    DEFAULT_EXERCISE,
     Submission,
+    add_exercise_option,
     exercises_in,
     load_solution,
     make_submissions,
@@ -73,7 +72,6 @@ from make_submissions import (  # noqa: E402
     without_self_check,
 )
 from procwatch import Measurement, run_measured  # noqa: E402
-from variants import EXERCISES  # noqa: E402
 
 SECRET = "benchmark-secret-not-for-real-use"
 BIN = Path(sys.executable).parent
@@ -424,9 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", choices=("warm", "cold"), default="warm",
                         help="rnn-grader's --workers (default warm)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
-                        help=f"the exercise, or {ALL} to mix the four evenly "
-                        f"(default {DEFAULT_EXERCISE})")
+    add_exercise_option(parser)
     parser.add_argument("--scaling", action="store_true",
                         help="rnn-grader only, for each N of --scaling-ns: time and memory")
     parser.add_argument("--scaling-ns", type=int, nargs="+", default=[10, 100, 1000])

@@ -31,8 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_batch import describe_code  # noqa: E402
-from make_submissions import ALL, DEFAULT_EXERCISE, exercises_of, solution_path  # noqa: E402
-from variants import EXERCISES  # noqa: E402
+from make_submissions import ALL, add_exercise_option, exercises_of, solution_path  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -50,9 +49,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", "-r", type=int, default=5, help="timed repetitions (5)")
-    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
-                        help=f"whose solution to check, or {ALL} for each in turn "
-                        f"(default {DEFAULT_EXERCISE})")
+    add_exercise_option(parser, "whose solution to check, or all for each in turn")
     parser.add_argument("--notebook", type=Path, default=None,
                         help="the notebook to check (one exercise only; default "
                         "solutions/<exercise>.ipynb)")

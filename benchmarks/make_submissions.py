@@ -78,6 +78,13 @@ def exercises_of(choice: str) -> list[str]:
     return [choice]
 
 
+def add_exercise_option(parser: argparse.ArgumentParser,
+                        meaning: str = "the exercise, or all to mix the four evenly") -> None:
+    """`--exercise NAME|all`, as every benchmark takes it (default bidirectional_rnn)."""
+    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
+                        help=f"{meaning} (default {DEFAULT_EXERCISE})")
+
+
 def exercises_in(submissions: list[Submission]) -> list[str]:
     """The exercises these submissions are for, in the order of EXERCISES."""
     present = {s.exercise for s in submissions}
@@ -190,9 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100, help="number of submissions (100)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
-                        help=f"the exercise, or {ALL} to mix the four evenly "
-                        f"(default {DEFAULT_EXERCISE})")
+    add_exercise_option(parser)
     parser.add_argument("--solution", type=Path, default=None,
                         help="the solution notebook to start from (one exercise only; default "
                         "solutions/<exercise>.ipynb)")

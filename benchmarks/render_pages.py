@@ -28,9 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_submissions import ALL, DEFAULT_EXERCISE  # noqa: E402
+from make_submissions import add_exercise_option  # noqa: E402
 from typical_mistakes import make_typical  # noqa: E402
-from variants import EXERCISES  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTHS = (1280, 390)
@@ -123,9 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
     parser.add_argument("--graded", type=Path, help="an already graded batch to render")
-    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
-                        help="whose typical mistakes to grade and render (typical_mistakes.py; "
-                        f"default {DEFAULT_EXERCISE})")
+    add_exercise_option(parser, "whose typical mistakes (typical_mistakes.py) to grade and "
+                        "render, or all for the four")
     args = parser.parse_args(argv)
     graded = args.graded
     if graded is None:

@@ -39,8 +39,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_submissions import (  # noqa: E402
-    ALL,
     DEFAULT_EXERCISE,
+    add_exercise_option,
     exercises_of,
     load_solution,
     notebook_name,
@@ -168,8 +168,7 @@ def make_typical(out: Path, names: tuple[str, ...] | None = None,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
-                        help=f"the exercise, or {ALL} for the four (default {DEFAULT_EXERCISE})")
+    add_exercise_option(parser, "the exercise, or all for the four")
     args = parser.parse_args(argv)
     paths = make_typical(args.out, exercise=args.exercise)
     print(f"wrote {len(paths)} submissions to {args.out}")
