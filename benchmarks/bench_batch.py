@@ -1,30 +1,40 @@
 """Batch grading time and memory: `rnn-grader grade` against `nbgrader autograde`.
 
-    python benchmarks/bench_batch.py --n 100 [--nbgrader-n K] [--jobs J] [--seed S]
-    python benchmarks/bench_batch.py --scaling [--scaling-ns 10 100 1000]
+    python benchmarks/bench_batch.py --n 100 [--exercise NAME|all] [--nbgrader-n K] [--jobs J]
+    python benchmarks/bench_batch.py --scaling [--scaling-ns 10 100 1000] [--exercise NAME|all]
 
-1. Builds N submissions (benchmarks/make_submissions.py: ~70 % correct in several styles,
-   ~25 % buggy, ~5 % raising) in a temporary folder, as <student>/bidirectional_rnn.ipynb.
+1. Builds N submissions of the exercise (benchmarks/make_submissions.py: ~70 % correct in
+   several styles, ~25 % buggy, ~5 % raising; default bidirectional_rnn; `all` mixes the four
+   evenly) in a temporary folder, as <student>/<exercise>.ipynb.
 2. rnn-grader: `rnn-grader grade SUBMISSIONS --out OUT --quiet -j J` in a subprocess with
    RNN_GRADER_SECRET set (J defaults to the number of cores, as rnn-grader's own default).
    Wall time, and memory: wait4's peak RSS of the largest process, plus a /proc sampler that
    follows the tree (the grading process, the warm worker it forks submissions from, the
    per-submission processes, and the whole tree's PSS). See benchmarks/procwatch.py.
-3. nbgrader: a real course in a temporary folder: nbgrader_config.py, source/<assignment>/,
+3. nbgrader: a real course in a temporary folder: nbgrader_config.py, one assignment per
+   exercise graded (named like the exercise) with source/<exercise>/<exercise>.ipynb,
    `nbgrader generate_assignment`, the students added to the gradebook (`nbgrader db student
    import` of a CSV: the same rows as N `nbgrader db student add` calls, in one process), the
-   same notebooks copied to submitted/<student>/<assignment>/, then `nbgrader autograde
-   <assignment>`, which executes the submissions one after another in a fresh kernel each.
-   Only autograde is timed. With --nbgrader-n K only the first K submissions go to nbgrader.
+   same notebooks copied to submitted/<student>/<exercise>/, then `nbgrader autograde
+   <exercise>` for each assignment, which executes its submissions one after another in a
+   fresh kernel each. Only autograde is timed, each assignment's run separately; their sum is
+   nbgrader's time. With --nbgrader-n K only K submissions go to nbgrader: the first K, or with
+   several exercises the first of each exercise in turn (as evenly mixed as rnn-grader's batch).
 
-Fairness. The nbgrader course's source notebook is solutions/bidirectional_rnn.ipynb WITHOUT
-its final self-check cell (`!rnn-grader check bidirectional_rnn.ipynb`) and the markdown cell
-introducing it: nbgrader's autograde would execute that cell in every submission. The
-submissions leave those two cells out as well, so both graders receive byte-identical
-notebooks (rnn-grader skips the self-check cell anyway: it is tagged rnn-grader:skip). The
-work differs by design: nbgrader runs the notebook once with its single visible test cell
-(10 points on the notebook's own sizes); rnn-grader runs the notebook's cells, then calls
-manual_rnn on six hidden cases and compares against nn.RNN with a rounding-error tolerance.
+Fairness. Each nbgrader assignment's source notebook is that exercise's solution notebook
+(solutions/<exercise>.ipynb) WITHOUT its final self-check cell (`!rnn-grader check ...`) and
+the markdown cell introducing it: nbgrader's autograde would execute that cell in every
+submission. The submissions leave those two cells out as well, so both graders receive
+byte-identical notebooks (rnn-grader skips the self-check cell anyway: it is tagged
+rnn-grader:skip). The work differs by design: nbgrader runs the notebook once with its single
+visible test cell (10 points on the notebook's own sizes); rnn-grader runs the notebook's
+cells, then calls the function on six hidden cases and compares against nn.RNN, nn.LSTM or
+nn.GRU with a rounding-error tolerance. With several exercises, rnn-grader grades them as one
+batch (as `rnn-grader grade` does a mixed folder) while nbgrader needs one autograde per
+assignment: the ratio is of the combined seconds per notebook; per exercise the output gives
+nbgrader's seconds per notebook and rnn-grader's mean grading time per submission
+(results.json's execution_time, not wall time: take ratios per exercise from
+`--exercise NAME` runs).
 
 Environment: the folder of sys.executable goes first on PATH (nbgrader runs `alembic` and the
 kernel's `python` by bare name); JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, JUPYTER_RUNTIME_DIR and
@@ -52,15 +62,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_submissions import (  # noqa: E402
-    NOTEBOOK_NAME,
-    SOLUTION,
+    Submission,
+    add_exercise_option,
+    exercises_in,
     load_solution,
     make_submissions,
+    notebook_name,
+    solution_path,
     without_self_check,
 )
 from procwatch import Measurement, run_measured  # noqa: E402
 
-ASSIGNMENT = "bidirectional_rnn"
 SECRET = "benchmark-secret-not-for-real-use"
 BIN = Path(sys.executable).parent
 
@@ -103,6 +115,12 @@ def run_rnn_grader(submissions: Path, out: Path, jobs: int, env: dict[str, str],
     return measurement
 
 
+def rnn_grader_execution_times(out: Path) -> dict[str, float]:
+    """Each submission's execution_time from its results.json (its own grading, seconds)."""
+    return {path.parent.name: float(json.loads(path.read_text())["execution_time"])
+            for path in out.glob("*/results.json")}
+
+
 def rnn_grader_scores(out: Path) -> dict[str, tuple[float, float]]:
     with open(out / "summary.csv", newline="", encoding="utf-8") as stream:
         return {row["submission"]: (float(row["score"]), float(row["max_score"]))
@@ -127,33 +145,39 @@ def _nbgrader(args: list[str], course: Path, env: dict[str, str]) -> None:
                          f"{(done.stdout + done.stderr)[-3000:]}")
 
 
-def setup_nbgrader_course(course: Path, students: list[tuple[str, Path]],
-                          env: dict[str, str]) -> None:
-    source = course / "source" / ASSIGNMENT
-    source.mkdir(parents=True)
+def setup_nbgrader_course(course: Path, students: list[Submission],
+                          env: dict[str, str]) -> list[str]:
+    """A course with one assignment per exercise among `students`' submissions, each generated
+    from its exercise's solution notebook without the self-check; returns the assignments."""
+    assignments = exercises_in(students)
+    course.mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(
         NBGRADER_CONFIG.format(root=str(course), db=str(course / "gradebook.db")))
-    (source / NOTEBOOK_NAME).write_text(
-        json.dumps(without_self_check(load_solution(SOLUTION)), indent=1) + "\n",
-        encoding="utf-8")
-    _nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course, env)
+    for assignment in assignments:
+        source = course / "source" / assignment
+        source.mkdir(parents=True)
+        (source / notebook_name(assignment)).write_text(
+            json.dumps(without_self_check(load_solution(solution_path(assignment))), indent=1)
+            + "\n", encoding="utf-8")
+        _nbgrader(["generate_assignment", assignment, "--force"], course, env)
     roster = course / "students.csv"
     with open(roster, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["id", "first_name", "last_name", "email"])
-        for student, _ in students:
+        for student in dict.fromkeys(s.student for s in students):
             writer.writerow([student, "Bench", student, f"{student}@example.org"])
     _nbgrader(["db", "student", "import", str(roster)], course, env)
-    for student, notebook in students:
-        target = course / "submitted" / student / ASSIGNMENT
+    for submission in students:
+        target = course / "submitted" / submission.student / submission.exercise
         target.mkdir(parents=True)
-        shutil.copyfile(notebook, target / NOTEBOOK_NAME)
+        shutil.copyfile(submission.path, target / notebook_name(submission.exercise))
+    return assignments
 
 
-def run_nbgrader(course: Path, env: dict[str, str]) -> Measurement:
-    log = course / "autograde.log"
+def run_nbgrader(course: Path, assignment: str, env: dict[str, str]) -> Measurement:
+    log = course / f"autograde-{assignment}.log"
     with open(log, "wb") as stream:
-        measurement = run_measured([tool("nbgrader"), "autograde", ASSIGNMENT], env=env,
+        measurement = run_measured([tool("nbgrader"), "autograde", assignment], env=env,
                                    cwd=course, stdout=stream, stderr=subprocess.STDOUT)
     if measurement.returncode != 0:
         raise SystemExit(f"nbgrader autograde failed ({measurement.returncode}); see {log}:\n"
@@ -161,20 +185,34 @@ def run_nbgrader(course: Path, env: dict[str, str]) -> Measurement:
     return measurement
 
 
-def nbgrader_scores(course: Path, students: list[str]) -> dict[str, tuple[float, float]]:
+def nbgrader_scores(course: Path, graded: list[Submission]) -> dict[str, tuple[float, float]]:
     code = (
         "import json, sys\n"
         "from nbgrader.api import Gradebook\n"
-        "db, students = sys.argv[1], sys.argv[2:]\n"
+        "db, pairs = sys.argv[1], sys.argv[2:]\n"
         "with Gradebook(db, 'rnn-benchmark') as gb:\n"
         "    scores = {}\n"
-        "    for s in students:\n"
-        f"        sub = gb.find_submission('{ASSIGNMENT}', s)\n"
+        "    for s, assignment in zip(pairs[::2], pairs[1::2]):\n"
+        "        sub = gb.find_submission(assignment, s)\n"
         "        scores[s] = (sub.score, sub.max_score)\n"
         "print(json.dumps(scores))\n")
+    pairs = [item for s in graded for item in (s.student, s.exercise)]
     done = subprocess.run([sys.executable, "-c", code, f"sqlite:///{course / 'gradebook.db'}",
-                           *students], capture_output=True, text=True, check=True)
+                           *pairs], capture_output=True, text=True, check=True)
     return {k: tuple(v) for k, v in json.loads(done.stdout).items()}
+
+
+def nbgrader_share(manifest: list[Submission], k: int) -> list[Submission]:
+    """The K submissions nbgrader grades: the first K of one exercise; of several, the first
+    of each exercise in turn, so the share of each matches rnn-grader's batch."""
+    queues = [[s for s in manifest if s.exercise == name]
+              for name in exercises_in(manifest)]
+    picked: list[Submission] = []
+    while len(picked) < min(k, len(manifest)):
+        for queue in queues:
+            if queue and len(picked) < k:
+                picked.append(queue.pop(0))
+    return sorted(picked, key=manifest.index)
 
 
 # --- checks and tables ---------------------------------------------------------------------
@@ -189,9 +227,16 @@ def expected(kind: str, score: float, max_score: float, grader: str) -> bool:
 
 def sanity(manifest, scores: dict[str, tuple[float, float]], grader: str) -> str:
     graded = [s for s in manifest if s.student in scores]
-    wrong = [s.student for s in graded if not expected(s.kind, *scores[s.student], grader)]
+    wrong = [s for s in graded if not expected(s.kind, *scores[s.student], grader)]
     text = f"{len(graded) - len(wrong)}/{len(graded)} scored as expected for their kind"
-    return text + (f"; unexpected: {', '.join(wrong[:10])}" if wrong else "")
+    exercises = exercises_in(graded)
+    if len(exercises) > 1:
+        text += " (" + ", ".join(
+            f"{name} {sum(s.exercise == name for s in graded if s not in wrong)}/"
+            f"{sum(s.exercise == name for s in graded)}" for name in exercises) + ")"
+    shown = [f"{s.student} ({s.exercise} {s.kind} {s.variant}: "
+             f"{scores[s.student][0]:g}/{scores[s.student][1]:g})" for s in wrong[:10]]
+    return text + (f"; unexpected: {', '.join(shown)}" if wrong else "")
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -231,45 +276,94 @@ def describe_machine() -> str:
 def compare(args: argparse.Namespace, scratch: Path) -> dict:
     env = clean_env(scratch)
     submissions = scratch / "submissions"
-    manifest = make_submissions(args.n, submissions, args.seed)
+    manifest = make_submissions(args.n, submissions, args.seed, exercise=args.exercise)
     kinds = {k: sum(s.kind == k for s in manifest) for k in ("correct", "buggy", "raising")}
     print(f"{describe_machine()}")
-    print(f"{args.n} submissions (seed {args.seed}): " +
+    print(f"{args.n} submissions of {describe_exercises(manifest)} (seed {args.seed}): " +
           ", ".join(f"{v} {k}" for k, v in kinds.items()))
 
     print(f"rnn-grader grade -j {args.jobs} --workers {args.workers} ...", flush=True)
     ours = run_rnn_grader(submissions, scratch / "graded", args.jobs, env, args.workers)
     our_check = sanity(manifest, rnn_grader_scores(scratch / "graded"), "rnn-grader")
 
-    k = min(args.nbgrader_n or args.n, args.n)
+    graded = nbgrader_share(manifest, args.nbgrader_n or args.n)
+    k = len(graded)
     course = scratch / "course"
-    setup_nbgrader_course(course, [(s.student, Path(s.path)) for s in manifest[:k]], env)
-    print(f"nbgrader autograde on {k} of the {args.n} submissions ...", flush=True)
-    theirs = run_nbgrader(course, env)
-    their_check = sanity(manifest[:k], nbgrader_scores(course, [s.student for s in manifest[:k]]),
-                         "nbgrader")
+    assignments = setup_nbgrader_course(course, graded, env)
+    theirs_by: dict[str, Measurement] = {}
+    for assignment in assignments:
+        count = sum(s.exercise == assignment for s in graded)
+        print(f"nbgrader autograde {assignment} on {count} of the {args.n} submissions ...",
+              flush=True)
+        theirs_by[assignment] = run_nbgrader(course, assignment, env)
+    their_check = sanity(graded, nbgrader_scores(course, graded), "nbgrader")
 
-    ours_each, theirs_each = ours.seconds / args.n, theirs.seconds / k
+    theirs_seconds = sum(m.seconds for m in theirs_by.values())
+    ours_each, theirs_each = ours.seconds / args.n, theirs_seconds / k
+    rows = [["rnn-grader grade", args.n, f"-j {args.jobs}", f"{ours.seconds:.1f}",
+             f"{ours_each:.3f}", mb(ours.maxrss_mb), mb(ours.tree_pss_peak_mb)]]
+    for assignment, m in theirs_by.items():
+        count = sum(s.exercise == assignment for s in graded)
+        name = "nbgrader autograde" + (f" {assignment}" if len(theirs_by) > 1 else "")
+        rows.append([name, count, "1 (serial)", f"{m.seconds:.1f}", f"{m.seconds / count:.3f}",
+                     mb(m.maxrss_mb), mb(m.tree_pss_peak_mb)])
+    if len(theirs_by) > 1:
+        rows.append([f"nbgrader, the {len(theirs_by)} runs", k, "1 (serial)",
+                     f"{theirs_seconds:.1f}", f"{theirs_each:.3f}",
+                     mb(max(m.maxrss_mb for m in theirs_by.values())),
+                     mb(max(m.tree_pss_peak_mb for m in theirs_by.values()))])
     print()
-    print(table(
-        ["grader", "notebooks", "parallel", "wall s", "s/notebook", "peak RSS MB",
-         "tree PSS MB"],
-        [["rnn-grader grade", args.n, f"-j {args.jobs}", f"{ours.seconds:.1f}",
-          f"{ours_each:.3f}", mb(ours.maxrss_mb), mb(ours.tree_pss_peak_mb)],
-         ["nbgrader autograde", k, "1 (serial)", f"{theirs.seconds:.1f}", f"{theirs_each:.3f}",
-          mb(theirs.maxrss_mb), mb(theirs.tree_pss_peak_mb)]]))
+    print(table(["grader", "notebooks", "parallel", "wall s", "s/notebook", "peak RSS MB",
+                 "tree PSS MB"], rows))
     print()
     print(f"ratio (nbgrader s/notebook ÷ rnn-grader s/notebook): {theirs_each / ours_each:.1f}x"
-          + ("" if k == args.n else f"   (nbgrader timed on the first {k} of {args.n})"))
+          + ("" if k == args.n else f"   (nbgrader timed on {k} of the {args.n})"))
+    if len(theirs_by) > 1:
+        print_per_exercise(manifest, graded, theirs_by, scratch / "graded")
     print_memory(ours)
-    print(f"nbgrader memory: largest process {mb(theirs.maxrss_mb)} MB (the kernel), "
-          f"nbgrader itself {mb(theirs.peak_mb.get('main', 0))} MB")
+    their_main = max(m.peak_mb.get("main", 0) for m in theirs_by.values())
+    print(f"nbgrader memory: largest process "
+          f"{mb(max(m.maxrss_mb for m in theirs_by.values()))} MB (the kernel), "
+          f"nbgrader itself {mb(their_main)} MB")
     print(f"sanity: rnn-grader {our_check}; nbgrader {their_check}")
     print(f"machine after the runs: load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    return {"n": args.n, "nbgrader_n": k, "jobs": args.jobs,
-            "rnn_grader": vars_of(ours), "nbgrader": vars_of(theirs),
-            "ratio_per_notebook": theirs_each / ours_each}
+    return {"n": args.n, "nbgrader_n": k, "jobs": args.jobs, "exercise": args.exercise,
+            "rnn_grader": vars_of(ours),
+            "nbgrader": vars_of(next(iter(theirs_by.values()))) if len(theirs_by) == 1 else
+            {"seconds": theirs_seconds,
+             "maxrss_mb": max(m.maxrss_mb for m in theirs_by.values()),
+             "tree_pss_peak_mb": max(m.tree_pss_peak_mb for m in theirs_by.values())},
+            "nbgrader_by_exercise": {name: vars_of(m) for name, m in theirs_by.items()},
+            "nbgrader_seconds": theirs_seconds, "ratio_per_notebook": theirs_each / ours_each,
+            "sanity": {"rnn_grader": our_check, "nbgrader": their_check}}
+
+
+def describe_exercises(manifest: list[Submission]) -> str:
+    counts = {name: sum(s.exercise == name for s in manifest) for name in exercises_in(manifest)}
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "the exercises mixed (" + ", ".join(f"{n} {v}" for n, v in counts.items()) + ")"
+
+
+def print_per_exercise(manifest: list[Submission], graded: list[Submission],
+                       theirs_by: dict[str, Measurement], out: Path) -> None:
+    """Per exercise: nbgrader's seconds per notebook (its own autograde run) and rnn-grader's
+    mean grading time per submission from results.json (inside one mixed batch: not wall time,
+    so no per-exercise ratio is claimed)."""
+    times = rnn_grader_execution_times(out)
+    rows = []
+    for name, m in theirs_by.items():
+        ours = [times[s.student] for s in manifest if s.exercise == name and s.student in times]
+        count = sum(s.exercise == name for s in graded)
+        rows.append([name, len(ours), f"{sum(ours) / max(len(ours), 1):.3f}", count,
+                     f"{m.seconds / count:.3f}"])
+    print()
+    print(table(["exercise", "rnn-grader n", "execution_time s (mean)", "nbgrader n",
+                 "nbgrader s/notebook"], rows))
+    print("(rnn-grader graded the exercises in one batch: its per-exercise column is each "
+          "submission's own grading time, which the -j workers overlap, not a share of the wall "
+          "time; run --exercise NAME for a per-exercise ratio.)")
 
 
 def print_memory(m: Measurement) -> None:
@@ -291,11 +385,12 @@ def vars_of(m: Measurement) -> dict:
 def scaling(args: argparse.Namespace, scratch: Path) -> dict:
     env = clean_env(scratch)
     print(describe_machine())
-    print(f"rnn-grader grade -j {args.jobs} --workers {args.workers}, seed {args.seed}")
+    print(f"rnn-grader grade -j {args.jobs} --workers {args.workers}, seed {args.seed}, "
+          f"exercise {args.exercise}")
     rows, results = [], []
     for n in args.scaling_ns:
         submissions = scratch / f"submissions-{n}"
-        manifest = make_submissions(n, submissions, args.seed)
+        manifest = make_submissions(n, submissions, args.seed, exercise=args.exercise)
         print(f"grading {n} ...", flush=True)
         m = run_rnn_grader(submissions, scratch / f"graded-{n}", args.jobs, env, args.workers)
         check = sanity(manifest, rnn_grader_scores(scratch / f"graded-{n}"), "rnn-grader")
@@ -312,7 +407,7 @@ def scaling(args: argparse.Namespace, scratch: Path) -> dict:
           "of all processes at once.")
     print(f"machine after the runs: load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    return {"scaling": results}
+    return {"scaling": results, "exercise": args.exercise}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -320,12 +415,14 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="submissions (default 100)")
     parser.add_argument("--nbgrader-n", type=int, default=None,
-                        help="grade only the first K submissions with nbgrader (default all N)")
+                        help="grade only K submissions with nbgrader: the first K (with several "
+                        "exercises, the first of each in turn); default all N")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
                         help="rnn-grader's -j (default: number of cores)")
     parser.add_argument("--workers", choices=("warm", "cold"), default="warm",
                         help="rnn-grader's --workers (default warm)")
     parser.add_argument("--seed", type=int, default=0)
+    add_exercise_option(parser)
     parser.add_argument("--scaling", action="store_true",
                         help="rnn-grader only, for each N of --scaling-ns: time and memory")
     parser.add_argument("--scaling-ns", type=int, nargs="+", default=[10, 100, 1000])

@@ -1,6 +1,7 @@
 """Where the time goes: one submission's wall time by stage, a batch's fixed costs, `check`'s.
 
     python benchmarks/bench_profile.py [--n 20] [--batch-n 40] [--jobs 2] [--check-reps 3]
+                                       [--exercise NAME|all]
 
 Nothing under grader/ is changed: every figure is taken from outside, in the benchmark's own
 processes, by wrapping the grader's functions at run time with timers (wall: perf_counter;
@@ -34,6 +35,10 @@ costs show as they do in `rnn-grader`:
    import time, torch against the rest), and `check` run with the same timers: interpreter
    start, imports, fork + sandbox, cells, cases, printing, exit.
 
+`--exercise` (default bidirectional_rnn) names the exercise whose submissions and solution are
+profiled; `all` grades a batch mixing the four (as `rnn-grader grade` grades a mixed folder,
+one plan per exercise) and profiles `check` of each solution in turn.
+
 The machine's load average is printed before and after; on a loaded machine read the shares
 and ratios, not the absolute milliseconds.
 """
@@ -58,7 +63,6 @@ from pathlib import Path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SOLUTION = REPO / "solutions" / "bidirectional_rnn.ipynb"
 SECRET = b"benchmark-secret-not-for-real-use"
 
 # Per-submission stages, in the order of the table (a wrapper's label is one of these).
@@ -70,7 +74,7 @@ SETUP = "run request: until the 1st cell starts (student set-up)"
 CELLS = "run the cells (rest of the run request)"
 FIRST_CALL = "cases: the 1st call request"
 CALLS = "cases: the other call requests"
-REFERENCE = "reference preparation (hidden inputs, nn.RNN)"
+REFERENCE = "reference preparation (hidden inputs, nn.RNN/LSTM/GRU)"
 DECODE = "decode returned arrays"
 COMPARE = "comparison (check_output)"
 DIAGNOSE = "diagnosis (weigh_mistakes, messages)"
@@ -260,31 +264,37 @@ def timed_import(fixed: dict[str, float], label: str, modules: list[str]) -> Non
     fixed[label] += time.perf_counter() - started
 
 
-def child_batch(submissions: Path, out: Path, jobs: int) -> dict:
-    """Grade a folder as `rnn-grader grade --quiet -j J` does, with every seam timed."""
+def child_batch(submissions: Path, out: Path, jobs: int, exercise: str) -> dict:
+    """Grade a folder as `rnn-grader grade --quiet -j J` does, with every seam timed: one
+    exercise's submissions on its plan, or ("all") the four mixed, each on its own plan."""
     timers = Timers()
     timed_import(timers.fixed, "import grader (cli, batch progress: click, rich, numpy)",
                  ["grader.cli", "grader.batch.progress", "grader.isolation.layers"])
     timed_import(timers.fixed, "import the exercise, cases, pipeline",
                  ["grader.checking.cases", "grader.exercises", "grader.pipeline",
                   "grader.batch.discover"])
+    from grader import exercises
     from grader.batch import progress
     from grader.batch.discover import discover
     from grader.checking.cases import hidden_cases
     from grader.config import Config
-    from grader.exercises import EXERCISE
     from grader.isolation import layers
-    from grader.pipeline import GradingPlan
+    from grader.pipeline import GradingPlan, Plans
 
     layers.make_undumpable()  # as the CLI does once it holds the secret
     wrap_submission_stages(timers)
     wrap_batch_stages(timers)
+    wanted = list(exercises.BUILT_IN) if exercise == "all" else [exercise]
     started = time.perf_counter()
-    found = discover([submissions], EXERCISE.name, exclude=[out])
+    found = discover([submissions], wanted, exclude=[out])  # each one's exercise by file name
     timers.fixed["discover the submissions"] += time.perf_counter() - started
     config = Config()
-    plan = GradingPlan(EXERCISE, hidden_cases(EXERCISE, SECRET, config.scoring.hidden_cases),
-                       config, protected_paths=(str(submissions.resolve()), str(out.resolve())))
+    protected = (str(submissions.resolve()), str(out.resolve()))
+    plans = {name: GradingPlan(exercises.get(name),
+                               hidden_cases(exercises.get(name), SECRET,
+                                            config.scoring.hidden_cases),
+                               config, protected_paths=protected) for name in wanted}
+    plan = Plans(plans) if len(plans) > 1 else plans[exercise]
     started = time.perf_counter()
     progress.run(found, plan, out, jobs, force=True, quiet=True)
     wall = time.perf_counter() - started
@@ -323,6 +333,19 @@ def child_worker() -> dict:
             "first_child_total": joined - spawned, "second_child_total": second}
 
 
+class CheckExited(BaseException):
+    """`check` ending through `cli._exit_now` (os._exit, no interpreter shutdown): caught so
+    the figures can be written first; child_main then exits the same way."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _raise_exited(code: int) -> None:
+    raise CheckExited(code)
+
+
 def child_check(notebook: Path) -> dict:
     """`rnn-grader check NOTEBOOK` in this process, every seam timed."""
     entered = time.time()
@@ -342,11 +365,15 @@ def child_check(notebook: Path) -> dict:
     timers.wrap(sandbox, "worker_context", "fork context: import torch + IPython, shell")
     timers.wrap(cli, "_checkable", "check the path (loads the notebook)")
     timers.wrap(terminal, "print_check", "printing (rich)")
+    exit_now, cli._exit_now = cli._exit_now, _raise_exited
     code = 0
     try:
         cli.main(["check", str(notebook)], standalone_mode=False)
     except SystemExit as exit_:
         code = exit_.code or 0
+    except CheckExited as exited:
+        code = exited.code
+    cli._exit_now = exit_now
     record["total"] = time.perf_counter() - record["started"]
     return {"entered": entered, "left": time.time(), "code": code,
             "wall": dict(record["wall"]), "total": record["total"]}
@@ -516,7 +543,7 @@ def print_torch_baseline(torches: list[dict], check_total: float) -> None:
           f'{check_total / total:.2f}×')
 
 
-def print_check(runs: list[dict], torches: list[dict], imports: dict) -> None:
+def print_check(runs: list[dict], torches: list[dict], imports: dict, notebook: Path) -> None:
     stages: dict[str, list[float]] = defaultdict(list)
     for run in runs:
         stages["interpreter start (to the script's 1st line)"].append(
@@ -524,14 +551,14 @@ def print_check(runs: list[dict], torches: list[dict], imports: dict) -> None:
         for label, seconds in run["wall"].items():
             stages[label].append(seconds)
         stages[OTHER].append(run["total"] - sum(run["wall"].values()))
-        stages["exit (after main returns, interpreter teardown)"].append(
+        stages["exit (report printed to process end; check skips the shutdown)"].append(
             run["ended"] - run["left"])
     totals = [run["ended"] - run["launched"] for run in runs]
     total = statistics.median(totals)
     rows = [[label, f"{1e3 * statistics.median(values):.0f}",
              f"{100 * statistics.median(values) / total:.1f} %"]
             for label, values in stages.items() if statistics.median(values) >= 0.0005]
-    print(f"\n## check of {SOLUTION.name}, medians of {len(runs)} runs\n")
+    print(f"\n## check of {notebook.name}, medians of {len(runs)} runs\n")
     print(table(["stage", "median ms", "share"], rows))
     print(f"\nwall, launch to exit: median {total:.2f} s")
     print_torch_baseline(torches, total)
@@ -554,7 +581,7 @@ def print_check(runs: list[dict], torches: list[dict], imports: dict) -> None:
 
 def child_main(args: argparse.Namespace) -> None:
     if args.child == "batch":
-        data = child_batch(Path(args.submissions), Path(args.out), args.jobs)
+        data = child_batch(Path(args.submissions), Path(args.out), args.jobs, args.exercise)
     elif args.child == "worker":
         data = child_worker()
     elif args.child == "torch":
@@ -562,30 +589,35 @@ def child_main(args: argparse.Namespace) -> None:
     else:
         data = child_check(Path(args.notebook))
     Path(args.json).write_text(json.dumps(data))
+    if args.child == "check":
+        from grader import cli
+
+        cli._exit_now(data["code"])  # as check ends: os._exit, without the interpreter's shutdown
 
 
 def measure(args: argparse.Namespace, scratch: Path) -> None:
-    sys.path.insert(0, str(HERE))
-    from make_submissions import make_submissions
+    from make_submissions import exercises_of, make_submissions, solution_path
 
     started = time.time()
     subs = scratch / "submissions"
-    make_submissions(max(args.n, args.batch_n), subs, args.seed)
+    make_submissions(max(args.n, args.batch_n), subs, args.seed, exercise=args.exercise)
     one = scratch / "one"
-    make_submissions(args.n, one, args.seed)
-    print(load_line("before"))
+    make_submissions(args.n, one, args.seed, exercise=args.exercise)
+    print(load_line("before") + f"; exercise {args.exercise}")
     per_sub = run_child("batch", ["--submissions", str(one), "--out", str(scratch / "out1"),
-                                  "--jobs", "1"])
+                                  "--jobs", "1", "--exercise", args.exercise])
     print_per_submission(per_sub)
     batch = run_child("batch", ["--submissions", str(subs), "--out", str(scratch / "outj"),
-                                "--jobs", str(args.jobs)])
+                                "--jobs", str(args.jobs), "--exercise", args.exercise])
     worker = run_child("worker", [])
     print_batch(batch, per_sub, worker)
-    checks, torches = [], []
-    for _ in range(args.check_reps):  # alternating, as bench_check.py does
-        checks.append(run_child("check", ["--notebook", str(SOLUTION)]))
-        torches.append(run_child("torch", []))
-    print_check(checks, torches, import_times(SOLUTION))
+    for exercise in exercises_of(args.exercise):
+        solution = solution_path(exercise)
+        checks, torches = [], []
+        for _ in range(args.check_reps):  # alternating, as bench_check.py does
+            checks.append(run_child("check", ["--notebook", str(solution)]))
+            torches.append(run_child("torch", []))
+        print_check(checks, torches, import_times(solution), solution)
     print(f"\n{load_line('after')}; the benchmark took {time.time() - started:.0f} s")
 
 
@@ -600,6 +632,13 @@ def main(argv: list[str] | None = None) -> None:
                         help=argparse.SUPPRESS)
     for hidden in ("--json", "--submissions", "--out", "--notebook"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
+    if "--child" in (sys.argv[1:] if argv is None else argv):
+        parser.add_argument("--exercise", default="bidirectional_rnn", help=argparse.SUPPRESS)
+    else:  # the child's interpreter start stays free of the benchmark's own modules
+        sys.path.insert(0, str(HERE))
+        from make_submissions import add_exercise_option
+
+        add_exercise_option(parser, "the exercise profiled, or all to mix the four evenly")
     args = parser.parse_args(argv)
     if args.child:
         child_main(args)

@@ -1,20 +1,29 @@
-"""Build a folder of fake student submissions of the bidirectional-RNN exercise.
+"""Build a folder of fake student submissions of one exercise, or of the four mixed.
 
-Each submission is the solution notebook with the `manual_rnn` cell replaced by a student's
-version, written as `OUT/<student>/bidirectional_rnn.ipynb` (the layout `rnn-grader grade` names
-by folder and nbgrader expects under `submitted/`). The mix is realistic and deterministic for a
-given seed:
+Each submission is the exercise's solution notebook (solutions/<exercise>.ipynb) with its
+function's cell replaced by a student's version, written as `OUT/<student>/<exercise>.ipynb`
+(the layout `rnn-grader grade` names by folder and nbgrader expects under `submitted/`). The
+function's cell is the one whose nbgrader grade id is the function's name (manual_rnn,
+manual_stacked_rnn, manual_lstm, manual_gru): the cells' nbformat ids are random, the grade ids
+are what every solution notebook names its cells by. The mix is realistic and deterministic for
+a given seed:
 
-* about 70 % correct, written in a few different ways (the solution itself, a precomputed input
-  projection with torch.flip, a preallocated output with addmm, F.linear over a loop of
-  directions, einsum with both directions in one loop);
-* about 25 % buggy: halves swapped, relu instead of tanh, a missing bias, h_0 ignored, reverse
-  states not put back in time order, forward weights in the reverse direction, h_n[1] taken at
-  the wrong step, reverse output not flipped back;
-* about 5 % raising an exception (a shape error, a NameError, an IndexError).
+* about 70 % correct, written in four or five different ways per exercise (for the
+  bidirectional RNN: the solution itself, a precomputed input projection with torch.flip, a
+  preallocated output with addmm, F.linear over a loop of directions, einsum with both
+  directions in one loop);
+* about 25 % buggy, each one of the mistakes the exercise's module in grader/exercises/
+  catalogues (for the bidirectional RNN: halves swapped, relu instead of tanh, a missing bias,
+  h_0 ignored, reverse states not put back in time order, forward weights in the reverse
+  direction, h_n[1] taken at the wrong step, reverse output not flipped back);
+* about 5 % raising an exception in every case (a shape error, a NameError, an IndexError).
 
-The counts are exact (rounded from the percentages) and their order is shuffled with the seed.
-Each submission's kind and variant are recorded in OUT/manifest.json.
+The variants are source strings, one module per exercise in benchmarks/variants/. The counts
+are exact (rounded from the percentages) and their order is shuffled with the seed; with
+`--exercise all` the four exercises take turns within each kind, so each gets a quarter of
+each kind (to within one). Each submission's kind, variant and exercise are recorded in
+OUT/manifest.json. The default exercise, bidirectional_rnn, gives the same notebooks for a
+seed as before the other exercises were added.
 
 By default the self-check cell (`!rnn-grader check ...`) and the markdown that introduces it are
 removed: nbgrader's autograde would execute that cell in every submission, which would make it
@@ -22,6 +31,8 @@ pay for a whole `rnn-grader check` per notebook. rnn-grader skips that cell anyw
 `rnn-grader:skip`), so removing it changes nothing for rnn-grader. `--keep-self-check` keeps it.
 
     python benchmarks/make_submissions.py --n 100 --seed 0 --out /tmp/submissions
+    python benchmarks/make_submissions.py --n 100 --exercise lstm --out /tmp/lstm
+    python benchmarks/make_submissions.py --n 100 --exercise all --out /tmp/mixed
 """
 
 from __future__ import annotations
@@ -30,181 +41,54 @@ import argparse
 import copy
 import json
 import random
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from variants import EXERCISES, KINDS, names, variant_source  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-SOLUTION = REPO / "solutions" / "bidirectional_rnn.ipynb"
-NOTEBOOK_NAME = "bidirectional_rnn.ipynb"
-FUNCTION_CELL_ID = "manual_rnn"
+DEFAULT_EXERCISE = "bidirectional_rnn"
+ALL = "all"
+SOLUTION = REPO / "solutions" / f"{DEFAULT_EXERCISE}.ipynb"
+NOTEBOOK_NAME = f"{DEFAULT_EXERCISE}.ipynb"
 SELF_CHECK_CELL_IDS = ("self_check_explained", "self_check")
 SKIP_TAG = "rnn-grader:skip"
 
 SHARE_CORRECT, SHARE_BUGGY, SHARE_RAISING = 0.70, 0.25, 0.05
 
-HEADER = 'def manual_rnn():\n    """Run the bidirectional RNN by hand; return (output, h_n)."""\n'
 
-# --- correct variants ----------------------------------------------------------------------
-
-REFERENCE = HEADER + '''\
-    L, N, _ = sequence.shape  # sequence: (L, N, I)
-    H = w_hh_l0.shape[0]  # same as HIDDEN_SIZE
-    dtype = sequence.dtype
-
-    def step(x_t, h_prev, w_ih, b_ih, w_hh, b_hh):
-        # x_t: (N, I), h_prev: (N, H) -> new hidden state (N, H)
-        return torch.tanh(x_t @ w_ih.T + b_ih + h_prev @ w_hh.T + b_hh)
-
-    with torch.no_grad():
-        h = h_0[0].to(dtype)  # (N, H)
-        forward_states = []
-        for t in range(L):
-            h = step(sequence[t], h, w_ih_l0, b_ih_l0, w_hh_l0, b_hh_l0)
-            forward_states.append(h)
-        h_forward_last = h
-
-        h = h_0[1].to(dtype)  # (N, H)
-        reverse_states = [None] * L
-        for t in range(L - 1, -1, -1):
-            h = step(sequence[t], h, w_r_ih_l0, b_r_ih_l0, w_r_hh_l0, b_r_hh_l0)
-            reverse_states[t] = h
-        h_reverse_last = h
-
-        forward = torch.stack(forward_states)  # (L, N, H)
-        reverse = torch.stack(reverse_states)  # (L, N, H)
-        output = torch.cat([forward, reverse], dim=2)  # (L, N, 2H)
-        h_n = torch.stack([h_forward_last, h_reverse_last])  # (2, N, H)
-
-    assert output.shape == (L, N, 2 * H)
-    return output.to(dtype), h_n.to(dtype)
-'''
-
-FLIP = HEADER + '''\
-    def run(xs, h, w_ih, b_ih, w_hh, b_hh):
-        projected = xs @ w_ih.T + b_ih  # (L, N, H): every input term at once
-        states = []
-        for x_part in projected:
-            h = torch.tanh(x_part + h @ w_hh.T + b_hh)
-            states.append(h)
-        return torch.stack(states), h
-
-    with torch.no_grad():
-        fwd, h_fwd = run(sequence, h_0[0], w_ih_l0, b_ih_l0, w_hh_l0, b_hh_l0)
-        bwd, h_bwd = run(torch.flip(sequence, dims=[0]), h_0[1],
-                         w_r_ih_l0, b_r_ih_l0, w_r_hh_l0, b_r_hh_l0)
-        bwd = torch.flip(bwd, dims=[0])  # back to time order
-    return torch.cat((fwd, bwd), dim=-1), torch.stack((h_fwd, h_bwd))
-'''
-
-PREALLOCATED = HEADER + '''\
-    L, N, _ = sequence.shape
-    H = HIDDEN_SIZE
-    output = torch.zeros(L, N, 2 * H, dtype=sequence.dtype)
-    h_n = torch.zeros(2, N, H, dtype=sequence.dtype)
-    with torch.no_grad():
-        h = h_0[0].clone()
-        for t in range(L):
-            h = torch.tanh(torch.addmm(b_ih_l0, sequence[t], w_ih_l0.t())
-                           + torch.addmm(b_hh_l0, h, w_hh_l0.t()))
-            output[t, :, :H] = h
-        h_n[0] = h
-        h = h_0[1].clone()
-        for t in reversed(range(L)):
-            h = torch.tanh(torch.addmm(b_r_ih_l0, sequence[t], w_r_ih_l0.t())
-                           + torch.addmm(b_r_hh_l0, h, w_r_hh_l0.t()))
-            output[t, :, H:] = h
-        h_n[1] = h
-    return output, h_n
-'''
-
-LINEAR = 'import torch.nn.functional as F\n\n\n' + HEADER + '''\
-    directions = [(w_ih_l0, b_ih_l0, w_hh_l0, b_hh_l0)]
-    if BIDERECTIONAL:
-        directions.append((w_r_ih_l0, b_r_ih_l0, w_r_hh_l0, b_r_hh_l0))
-    L = sequence.shape[0]
-    outputs, finals = [], []
-    for d, (w_ih, b_ih, w_hh, b_hh) in enumerate(directions):
-        steps = range(L) if d == 0 else range(L - 1, -1, -1)
-        h = h_0[d]
-        states = []
-        for t in steps:
-            h = torch.tanh(F.linear(sequence[t], w_ih, b_ih) + F.linear(h, w_hh, b_hh))
-            states.append(h)
-        if d == 1:
-            states = states[::-1]
-        outputs.append(torch.stack(states))
-        finals.append(h)
-    return torch.cat(outputs, dim=2).detach(), torch.stack(finals).detach()
-'''
-
-EINSUM = HEADER + '''\
-    L = sequence.shape[0]
-    fwd_states, bwd_states = [], []
-    h_f, h_b = h_0[0], h_0[1]
-    for t in range(L):
-        h_f = torch.tanh(torch.einsum("ni,hi->nh", sequence[t], w_ih_l0) + b_ih_l0
-                         + torch.einsum("nk,hk->nh", h_f, w_hh_l0) + b_hh_l0)
-        fwd_states.append(h_f)
-        s = L - 1 - t
-        h_b = torch.tanh(torch.einsum("ni,hi->nh", sequence[s], w_r_ih_l0) + b_r_ih_l0
-                         + torch.einsum("nk,hk->nh", h_b, w_r_hh_l0) + b_r_hh_l0)
-        bwd_states.insert(0, h_b)
-    output = torch.cat([torch.stack(fwd_states), torch.stack(bwd_states)], dim=2)
-    h_n = torch.stack([h_f, h_b])
-    return output.detach(), h_n.detach()
-'''
-
-CORRECT = {"reference": REFERENCE, "flip": FLIP, "preallocated": PREALLOCATED,
-           "functional_linear": LINEAR, "einsum": EINSUM}
-CORRECT_WEIGHTS = {"reference": 4, "flip": 2, "preallocated": 2, "functional_linear": 1,
-                   "einsum": 1}
-
-# --- buggy and raising variants: edits of a correct one -------------------------------------
-
-_FORWARD_WEIGHTS = "w_ih_l0, b_ih_l0, w_hh_l0, b_hh_l0)"
-_REVERSE_WEIGHTS = "w_r_ih_l0, b_r_ih_l0, w_r_hh_l0, b_r_hh_l0)"
-
-# name: (base variant, [(old, new), ...]); every `old` must occur in the base.
-BUGGY = {
-    "halves_swapped": ("reference", [("torch.cat([forward, reverse]",
-                                      "torch.cat([reverse, forward]")]),
-    "relu_not_tanh": ("reference", [("torch.tanh(", "torch.relu(")]),
-    "missing_b_hh": ("reference", [("h_prev @ w_hh.T + b_hh)", "h_prev @ w_hh.T)")]),
-    "h0_ignored": ("reference", [("h = h_0[0].to(dtype)", "h = torch.zeros(N, H, dtype=dtype)"),
-                                 ("h = h_0[1].to(dtype)", "h = torch.zeros(N, H, dtype=dtype)")]),
-    "reverse_not_reordered": ("reference", [("reverse_states[t] = h",
-                                             "reverse_states[L - 1 - t] = h")]),
-    "forward_weights_in_reverse": ("reference", [("h, " + _REVERSE_WEIGHTS,
-                                                  "h, " + _FORWARD_WEIGHTS)]),
-    "hn_reverse_wrong_step": ("reference", [("h_reverse_last = h",
-                                             "h_reverse_last = reverse_states[-1]")]),
-    "flip_not_undone": ("flip", [("        bwd = torch.flip(bwd, dims=[0])  # back to time order\n",
-                                  "")]),
-    "relu_preallocated": ("preallocated", [("torch.tanh(", "torch.relu(")]),
-}
-
-RAISING = {
-    "shape_error": ("reference", [("x_t @ w_ih.T", "x_t @ w_ih")]),
-    "name_error": ("reference", [("h_forward_last = h\n", "h_forward_last = h_last\n")]),
-    "index_error": ("reference", [("for t in range(L - 1, -1, -1)", "for t in range(L, -1, -1)")]),
-}
+def solution_path(exercise: str) -> Path:
+    return REPO / "solutions" / f"{exercise}.ipynb"
 
 
-def _edited(base: str, edits: list[tuple[str, str]]) -> str:
-    source = CORRECT[base]
-    for old, new in edits:
-        if old not in source:
-            raise ValueError(f"edit {old!r} does not apply to variant {base!r}")
-        source = source.replace(old, new)
-    return source
+def notebook_name(exercise: str) -> str:
+    return f"{exercise}.ipynb"
 
 
-def variant_source(kind: str, variant: str) -> str:
-    """The manual_rnn cell of one variant."""
-    if kind == "correct":
-        return CORRECT[variant]
-    table = BUGGY if kind == "buggy" else RAISING
-    return _edited(*table[variant])
+def exercises_of(choice: str) -> list[str]:
+    """The exercises `--exercise` names: one, or all four for "all"."""
+    if choice == ALL:
+        return list(EXERCISES)
+    if choice not in EXERCISES:
+        raise ValueError(f"unknown exercise {choice!r}; choose one of {', '.join(EXERCISES)} "
+                         f"or {ALL}")
+    return [choice]
+
+
+def add_exercise_option(parser: argparse.ArgumentParser,
+                        meaning: str = "the exercise, or all to mix the four evenly") -> None:
+    """`--exercise NAME|all`, as every benchmark takes it (default bidirectional_rnn)."""
+    parser.add_argument("--exercise", default=DEFAULT_EXERCISE, choices=[*EXERCISES, ALL],
+                        help=f"{meaning} (default {DEFAULT_EXERCISE})")
+
+
+def exercises_in(submissions: list[Submission]) -> list[str]:
+    """The exercises these submissions are for, in the order of EXERCISES."""
+    present = {s.exercise for s in submissions}
+    return [name for name in EXERCISES if name in present]
 
 
 @dataclass(frozen=True)
@@ -213,6 +97,7 @@ class Submission:
     kind: str  # "correct", "buggy" or "raising"
     variant: str
     path: str
+    exercise: str = DEFAULT_EXERCISE
 
 
 def load_solution(solution: Path = SOLUTION) -> dict:
@@ -240,51 +125,68 @@ def without_self_check(notebook: dict) -> dict:
     return notebook
 
 
-def with_function(notebook: dict, source: str) -> dict:
+def with_function(notebook: dict, source: str, function: str = "manual_rnn") -> dict:
+    """The notebook with the cell whose grade id is `function` (the function's cell, in every
+    solution notebook) holding `source` instead, unexecuted."""
     notebook = copy.deepcopy(notebook)
-    cells = [cell for cell in notebook["cells"] if _grade_id(cell) == FUNCTION_CELL_ID]
+    cells = [cell for cell in notebook["cells"] if _grade_id(cell) == function]
     if len(cells) != 1:
-        raise ValueError(f"expected one cell with grade_id {FUNCTION_CELL_ID!r}")
+        raise ValueError(f"expected one cell with grade_id {function!r}")
     cells[0]["source"] = source.splitlines(keepends=True)
     cells[0]["outputs"], cells[0]["execution_count"] = [], None
     return notebook
 
 
-def plan(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """(kind, variant) of each of n submissions, deterministic for the seed."""
+def plan(n: int, seed: int = 0, exercise: str = DEFAULT_EXERCISE) -> list[tuple[str, str, str]]:
+    """(exercise, kind, variant) of each of n submissions, deterministic for the seed. The
+    kinds' counts are exact over the n; with "all", the exercises take turns within each kind
+    (so every exercise gets an even share of each kind and of the whole, to within one)."""
     rng = random.Random(seed)
     raising = int(n * SHARE_RAISING + 0.5)
     buggy = int(n * SHARE_BUGGY + 0.5)
     kinds = ["raising"] * raising + ["buggy"] * buggy + ["correct"] * (n - raising - buggy)
-    rng.shuffle(kinds)
+    order = exercises_of(exercise)
+    if len(order) > 1:
+        rng.shuffle(order)
+    pairs = [(order[i % len(order)], kind) for i, kind in enumerate(kinds)]
+    rng.shuffle(pairs)
     chosen = []
-    for kind in kinds:
+    for name, kind in pairs:
         if kind == "correct":
-            names = list(CORRECT_WEIGHTS)
-            variant = rng.choices(names, weights=[CORRECT_WEIGHTS[v] for v in names])[0]
+            tables = EXERCISES[name]
+            styles = names(kind, name)
+            variant = rng.choices(styles, weights=[tables.CORRECT_WEIGHTS[v] for v in styles])[0]
         else:
-            variant = rng.choice(sorted(BUGGY if kind == "buggy" else RAISING))
-        chosen.append((kind, variant))
+            variant = rng.choice(names(kind, name))
+        chosen.append((name, kind, variant))
     return chosen
 
 
-def make_submissions(n: int, out: Path, seed: int = 0, solution: Path = SOLUTION,
-                     keep_self_check: bool = False) -> list[Submission]:
-    """Write n submissions as out/<student>/bidirectional_rnn.ipynb plus out/manifest.json."""
-    base = load_solution(solution)
-    if not keep_self_check:
-        base = without_self_check(base)
+def make_submissions(n: int, out: Path, seed: int = 0, solution: Path | None = None,
+                     keep_self_check: bool = False,
+                     exercise: str = DEFAULT_EXERCISE) -> list[Submission]:
+    """Write n submissions as out/<student>/<exercise>.ipynb plus out/manifest.json.
+    `exercise`: one exercise's name, or "all" to mix the four; `solution` replaces the
+    solution notebook of a single exercise."""
+    chosen = exercises_of(exercise)
+    if solution is not None and len(chosen) > 1:
+        raise ValueError("--solution replaces one exercise's notebook: give --exercise NAME")
+    bases = {}
+    for name in chosen:
+        base = load_solution(solution or solution_path(name))
+        bases[name] = base if keep_self_check else without_self_check(base)
     out.mkdir(parents=True, exist_ok=True)
     width = max(3, len(str(n)))
     submissions = []
-    for number, (kind, variant) in enumerate(plan(n, seed), start=1):
+    for number, (name, kind, variant) in enumerate(plan(n, seed, exercise), start=1):
         student = f"student{number:0{width}d}"
-        path = out / student / NOTEBOOK_NAME
+        path = out / student / notebook_name(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        notebook = with_function(base, variant_source(kind, variant))
+        notebook = with_function(bases[name], variant_source(kind, variant, name),
+                                 EXERCISES[name].FUNCTION)
         path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
                         encoding="utf-8")
-        submissions.append(Submission(student, kind, variant, str(path)))
+        submissions.append(Submission(student, kind, variant, str(path), name))
     (out / "manifest.json").write_text(
         json.dumps([asdict(s) for s in submissions], indent=1) + "\n", encoding="utf-8")
     return submissions
@@ -295,18 +197,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100, help="number of submissions (100)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--solution", type=Path, default=SOLUTION)
+    add_exercise_option(parser)
+    parser.add_argument("--solution", type=Path, default=None,
+                        help="the solution notebook to start from (one exercise only; default "
+                        "solutions/<exercise>.ipynb)")
     parser.add_argument("--keep-self-check", action="store_true",
                         help="keep the `!rnn-grader check` cell (nbgrader would run it)")
     args = parser.parse_args(argv)
+    if args.solution is not None and args.exercise == ALL:
+        parser.error("--solution replaces one exercise's notebook: give --exercise NAME")
     submissions = make_submissions(args.n, args.out, args.seed, args.solution,
-                                   args.keep_self_check)
-    counts: dict[str, int] = {}
-    for submission in submissions:
-        counts[submission.kind] = counts.get(submission.kind, 0) + 1
-    print(f"wrote {len(submissions)} submissions to {args.out} "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
+                                   args.keep_self_check, args.exercise)
+    print(f"wrote {len(submissions)} submissions to {args.out} ({counts(submissions)}); "
           f"manifest {args.out / 'manifest.json'}")
+
+
+def counts(submissions: list[Submission]) -> str:
+    """'correct 70, buggy 25, raising 5', with each exercise's share when they are mixed."""
+    text = ", ".join(f"{kind} {sum(s.kind == kind for s in submissions)}"
+                     for kind in sorted(KINDS))
+    mixed = exercises_in(submissions)
+    if len(mixed) > 1:
+        text += "; " + ", ".join(f"{name} {sum(s.exercise == name for s in submissions)}"
+                                 for name in mixed)
+    return text
 
 
 if __name__ == "__main__":

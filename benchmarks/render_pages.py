@@ -9,6 +9,7 @@ than the window.
 
     python benchmarks/render_pages.py --out /tmp/pages          # grade, render, measure
     python benchmarks/render_pages.py --out /tmp/pages --graded DIR   # render an existing batch
+    python benchmarks/render_pages.py --out /tmp/pages --exercise lstm   # another exercise's
 
 Needs `chromium` (Debian: apt-get install chromium) or `chromium-browser`/`google-chrome`.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from make_submissions import add_exercise_option  # noqa: E402
 from typical_mistakes import make_typical  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -120,10 +122,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
     parser.add_argument("--graded", type=Path, help="an already graded batch to render")
+    add_exercise_option(parser, "whose typical mistakes (typical_mistakes.py) to grade and "
+                        "render, or all for the four")
     args = parser.parse_args(argv)
     graded = args.graded
     if graded is None:
-        make_typical(args.out / "submissions")
+        make_typical(args.out / "submissions", exercise=args.exercise)
         graded = args.out / "graded"
         grade(args.out / "submissions", graded)
     sizes = render(graded, args.out / "screens")

@@ -1,8 +1,8 @@
-"""Thirteen typical submissions, one per mistake a student actually makes, to look at the
-feedback they get (see render_pages.py).
+"""Typical submissions, one per mistake a student actually makes, to look at the feedback they
+get (see render_pages.py).
 
-Each is the solution notebook (self-check cell kept, as students have it) with the
-`manual_rnn` cell replaced:
+Each is the solution notebook (self-check cell kept, as students have it) with the function's
+cell replaced. For the bidirectional RNN (the default), thirteen:
 
     correct                   the solution's loop
     syntax_error              `def manual_rnn()` without its colon
@@ -21,7 +21,12 @@ Each is the solution notebook (self-check cell kept, as students have it) with t
     missing_b_hh              the hidden bias left out
     shape_error               x_t @ w_ih instead of x_t @ w_ih.T: raises in every case
 
-    python benchmarks/typical_mistakes.py --out /tmp/typical
+For the other exercises (`--exercise stacked_birnn|lstm|gru`): the solution, the syntax error,
+the endless loop, then every buggy and raising variant of benchmarks/variants/<exercise>.py
+(the mistakes grader/exercises/<exercise>.py catalogues). `--exercise all` writes the four
+sets, each submission's folder prefixed with its exercise (`lstm-g_sigmoid`).
+
+    python benchmarks/typical_mistakes.py --out /tmp/typical [--exercise NAME|all]
 """
 
 from __future__ import annotations
@@ -34,14 +39,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_submissions import (  # noqa: E402
-    BUGGY,
-    NOTEBOOK_NAME,
-    RAISING,
-    REFERENCE,
+    DEFAULT_EXERCISE,
+    add_exercise_option,
+    exercises_of,
     load_solution,
-    variant_source,
+    notebook_name,
+    solution_path,
     with_function,
 )
+from variants import EXERCISES, edited, variant_source  # noqa: E402
+from variants import names as variant_names  # noqa: E402
+from variants.bidirectional_rnn import REFERENCE  # noqa: E402
 
 TUTORIAL_STYLE = '''\
 def manual_rnn():
@@ -94,9 +102,7 @@ def manual_rnn():
 
 
 def _edited(source: str, old: str, new: str) -> str:
-    if old not in source:
-        raise ValueError(f"{old!r} is not in the source")
-    return source.replace(old, new)
+    return edited(source, [(old, new)])
 
 
 TYPICAL = {
@@ -115,30 +121,56 @@ TYPICAL = {
     "missing_b_hh": variant_source("buggy", "missing_b_hh"),
     "shape_error": variant_source("raising", "shape_error"),
 }
-assert set(BUGGY) and set(RAISING)  # the edits above come from make_submissions' tables
 
 
-def make_typical(out: Path, names: tuple[str, ...] | None = None) -> list[Path]:
-    """Write out/<mistake>/bidirectional_rnn.ipynb for each typical mistake (or those named)."""
-    base = load_solution()
+def typical(exercise: str = DEFAULT_EXERCISE) -> dict[str, str]:
+    """Mistake name -> the function's cell, for one exercise."""
+    if exercise == DEFAULT_EXERCISE:
+        return TYPICAL
+    tables = EXERCISES[exercise]
+    reference = tables.CORRECT["reference"]
+    endless = tables.HEADER + (
+        "    t = 0\n"
+        "    while t < SEQUENCE_LENGTH:  # t never moves on\n"
+        "        h = torch.tanh(h_0[0])\n"
+        "    return h, h\n")
+    found = {"correct": reference,
+             "syntax_error": _edited(reference, f"def {tables.FUNCTION}():",
+                                     f"def {tables.FUNCTION}()"),
+             "timeout_in_demo": endless}
+    for kind in ("buggy", "raising"):
+        found.update((name, variant_source(kind, name, exercise))
+                     for name in variant_names(kind, exercise))
+    return found
+
+
+def make_typical(out: Path, names: tuple[str, ...] | None = None,
+                 exercise: str = DEFAULT_EXERCISE) -> list[Path]:
+    """Write out/<mistake>/<exercise>.ipynb for each typical mistake (or those named); with
+    "all", out/<exercise>-<mistake>/<exercise>.ipynb for every exercise."""
+    chosen = exercises_of(exercise)
     paths = []
-    for name, source in TYPICAL.items():
-        if names is not None and name not in names:
-            continue
-        path = out / name / NOTEBOOK_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        notebook = with_function(base, source)
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-        paths.append(path)
+    for name in chosen:
+        base = load_solution(solution_path(name))
+        for mistake, source in typical(name).items():
+            if names is not None and mistake not in names:
+                continue
+            folder = f"{name}-{mistake}" if len(chosen) > 1 else mistake
+            path = out / folder / notebook_name(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            notebook = with_function(base, source, EXERCISES[name].FUNCTION)
+            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
+            paths.append(path)
     return paths
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
+    add_exercise_option(parser, "the exercise, or all for the four")
     args = parser.parse_args(argv)
-    paths = make_typical(args.out)
+    paths = make_typical(args.out, exercise=args.exercise)
     print(f"wrote {len(paths)} submissions to {args.out}")
 
 
