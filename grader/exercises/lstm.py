@@ -339,12 +339,6 @@ def by_hand_lstm(input, hx, params, has_biases: bool, num_layers: int, dropout: 
     return output, torch.stack(finals_h), torch.stack(finals_c)
 
 
-GUARDED_KERNELS = {"lstm.input": by_hand_lstm}
-"""aten kernels the run-time guard should replace by these by-hand equivalents (counting each
-call), as it does rnn_tanh and rnn_relu today. `lstm.data` (packed sequences), `lstm_cell` and
-`mkldnn_rnn_layer` should simply be refused (counted and raising), like `rnn_tanh.data`."""
-REFUSED_KERNELS = ("lstm.data", "lstm_cell", "_thnn_fused_lstm_cell", "mkldnn_rnn_layer")
-
 
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
 
