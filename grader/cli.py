@@ -445,26 +445,42 @@ def assign(solution: Path, out: Path, exercise_name: str | None) -> None:
               help=f"File holding the hidden cases' secret (or set {SECRET_ENV}).")
 @click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path),
               help="grader.toml to bake into the archive.")
+@click.option("--exercise-package", "package", type=click.Path(path_type=Path), metavar="PATH",
+              help="For a course's own exercise: the folder of its package (with its "
+                   "pyproject.toml), carried in the archive and installed by setup.sh. "
+                   "Default: the folder the package was pip-installed from.")
 def gradescope(assignment: str, out: Path, secret_file: Path | None,
-               config_path: Path | None) -> None:
+               config_path: Path | None, package: Path | None) -> None:
     """Build Gradescope's autograder archive for EXERCISE (`rnn-grader exercises`)."""
     import grader
-    from grader.courses.gradescope import ArchiveError, build_archive
+    from grader.courses.gradescope import (
+        ArchiveError,
+        ExercisePackageError,
+        build_archive,
+        exercise_package,
+    )
     from grader.reports.records import write_bytes_atomic
 
     exercise = _exercise(assignment)
+    try:
+        package = exercise_package(exercise.name, package)
+    except ExercisePackageError as error:
+        raise UsageProblem(str(error)) from None
     secret = _read_secret(secret_file)
     if config_path is not None:
         _config(config_path)  # refuse a broken configuration now, not on Gradescope
     try:
         data = build_archive(Path(grader.__file__).resolve().parent.parent, secret, config_path,
-                             exercise.name)
+                             exercise.name, package)
     except ArchiveError as error:
         raise UsageProblem(f"{error}; build the archive from a clone of rnn-grader "
                            "installed with `pip install -e .`") from None
     write_bytes_atomic(out, data)
     click.echo(f"wrote {out}: upload it as the autograder of a Gradescope programming "
                "assignment (Ubuntu 22.04 base image).")
+    if package is not None:
+        click.echo(f"it carries {exercise.name}'s package from {package}; setup.sh installs it "
+                   "after the grader, without its dependencies.")
 
 
 @main.command("gradescope-run", hidden=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "bidirectional_rnn.ipynb"
 ASSIGNMENT = ROOT / "assignments" / "bidirectional_rnn.ipynb"
 TEST_SECRET = "test-secret-for-hidden-cases"
+COURSE_EXERCISE = ROOT / "tests" / "course_exercise"  # a course's own exercise package
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,6 +29,31 @@ def private_jupyter_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
         os.environ[name] = str(folder)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     os.environ.pop("RNN_GRADER_SECRET", None)
+
+
+def pip_install(source: Path, target: Path) -> None:
+    """`pip install` the package folder `source` into the folder `target`: no dependencies,
+    no index, no build isolation (nothing is downloaded)."""
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                           "--no-build-isolation", "--no-index", "--target", str(target),
+                           str(source)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def python_path(*folders: Path) -> str:
+    """PYTHONPATH with `folders` in front of the current one."""
+    return os.pathsep.join(filter(None, (*map(str, folders), os.environ.get("PYTHONPATH"))))
+
+
+@pytest.fixture(scope="session")
+def course_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The course's exercise package, really installed (pip, no dependencies, into a folder
+    of its own) from a copy of tests/course_exercise outside the grader's package."""
+    target = tmp_path_factory.mktemp("course_site")
+    source = tmp_path_factory.mktemp("course_src") / "course_exercise"
+    shutil.copytree(COURSE_EXERCISE, source, ignore=shutil.ignore_patterns("notebook"))
+    pip_install(source, target)
+    return target
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,10 +17,9 @@ import pytest
 from grader import exercises
 from grader.exercises.detect import detect
 from grader.notebooks.assignment import make_assignment, self_check_source
-from tests.conftest import ROOT, TEST_SECRET, run_cli
+from tests.conftest import COURSE_EXERCISE, ROOT, TEST_SECRET, python_path, run_cli
 
 NAMES = ("bidirectional_rnn", "stacked_birnn", "lstm", "gru")
-COURSE_EXERCISE = ROOT / "tests" / "course_exercise"
 
 
 def test_the_four_exercises_are_installed_through_the_entry_point_group() -> None:
@@ -185,25 +183,9 @@ def test_nbgrader_course_is_graded_on_its_assignments_exercise(name: str,
         assert grade.auto_score == grade.max_score
 
 
-@pytest.fixture(scope="module")
-def course_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The course's exercise package, really installed (pip, no dependencies, into a folder
-    of its own) from outside the grader's package."""
-    target = tmp_path_factory.mktemp("course_site")
-    source = tmp_path_factory.mktemp("course_src") / "course_exercise"
-    shutil.copytree(COURSE_EXERCISE, source, ignore=shutil.ignore_patterns("notebook"))
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                           "--no-build-isolation", "--no-index", "--target", str(target),
-                           str(source)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return target
-
-
 def test_a_course_exercise_installed_outside_the_package_grades_a_notebook(
         course_package: Path, tmp_path: Path) -> None:
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, (str(course_package),
-                                                       os.environ.get("PYTHONPATH")))),
-           "RNN_GRADER_SECRET": TEST_SECRET}
+    env = {"PYTHONPATH": python_path(course_package), "RNN_GRADER_SECRET": TEST_SECRET}
     listed = run_cli("exercises", env=env)
     assert "relu_rnn" in listed.stdout and "course_peephole.relu_rnn:EXERCISE" in listed.stdout
     notebook = COURSE_EXERCISE / "notebook" / "relu_rnn.ipynb"

@@ -1,4 +1,5 @@
-"""The Gradescope archive, unpacked into a temporary root, grades a submission by itself."""
+"""The Gradescope archive, unpacked into a temporary root, grades a submission by itself; a
+course's own exercise travels in it with its package."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ import jsonschema
 import pytest
 
 from grader.reports.records import load_schema
-from tests.conftest import SOLUTION, TEST_SECRET, run_cli
+from tests.conftest import (
+    COURSE_EXERCISE,
+    SOLUTION,
+    TEST_SECRET,
+    pip_install,
+    python_path,
+    run_cli,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +38,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "autograder.zip"
 
 
-def _autograder_root(archive: Path, tmp_path: Path, notebook: bytes | None) -> Path:
+def _autograder_root(archive: Path, tmp_path: Path, notebook: bytes | None,
+                     name: str = "bidirectional_rnn.ipynb") -> Path:
     root = tmp_path / "autograder"
     with zipfile.ZipFile(archive) as opened:
         opened.extractall(root / "source")
@@ -40,12 +49,13 @@ def _autograder_root(archive: Path, tmp_path: Path, notebook: bytes | None) -> P
     (root / "submission").mkdir()
     (root / "results").mkdir()
     if notebook is not None:
-        (root / "submission" / "bidirectional_rnn.ipynb").write_bytes(notebook)
+        (root / "submission" / name).write_bytes(notebook)
     return root
 
 
-def _run(root: Path) -> dict:
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "RNN_GRADER_PYTHON": sys.executable}
+def _run(root: Path, **extra_env: str) -> dict:
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "RNN_GRADER_PYTHON": sys.executable,
+           **extra_env}
     subprocess.run([str(root / "run_autograder")], cwd=root, env=env, check=True, timeout=300)
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, load_schema())
@@ -141,3 +151,88 @@ def test_setup_never_falls_back_to_a_cuda_build(archive: Path, tmp_path: Path) -
     assert calls[-1] == "pip install --index-url https://download.pytorch.org/whl/cpu " \
                         "torch==2.13.0"
     assert "no CUDA fallback" in stderr
+
+
+# --- A course's own exercise: its package travels in the archive -----------------------------
+
+@pytest.fixture(scope="module")
+def course_archive(course_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The archive for the course's exercise, its package found from where pip installed it."""
+    archive = tmp_path_factory.mktemp("course_gradescope") / "autograder.zip"
+    built = run_cli("gradescope", "relu_rnn", "--out", str(archive),
+                    env={"PYTHONPATH": python_path(course_package),
+                         "RNN_GRADER_SECRET": TEST_SECRET})
+    assert built.returncode == 0, built.stderr
+    assert "carries relu_rnn's package" in built.stdout
+    return archive
+
+
+def test_a_course_exercise_travels_in_the_archive_and_grades_there(
+        course_archive: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(course_archive) as opened:
+        names = set(opened.namelist())
+        assert opened.read("exercise").decode().strip() == "relu_rnn"
+    assert {"exercise-package/pyproject.toml",
+            "exercise-package/src/course_peephole/relu_rnn.py"} <= names
+    # pip's litter in the installed-from folder (build/, *.egg-info) stays out.
+    assert not [name for name in names if "egg-info" in name or "/build/" in name
+                or "__pycache__" in name]
+    # setup.sh installs the package after the grader, without dependencies (so never torch).
+    code, calls, stderr = _run_setup(course_archive, tmp_path / "setup")
+    assert code == 0, stderr
+    assert calls[-2:] == ["pip install numpy TMP/autograder/source/rnn-grader",
+                          "pip install --no-deps TMP/autograder/source/exercise-package"]
+    # That install, for real, from the unpacked archive; then run_autograder grades with it.
+    notebook = (COURSE_EXERCISE / "notebook" / "relu_rnn.ipynb").read_bytes()
+    root = _autograder_root(course_archive, tmp_path, notebook, "relu_rnn.ipynb")
+    site = tmp_path / "site"
+    pip_install(root / "source" / "exercise-package", site)
+    results = _run(root, PYTHONPATH=python_path(site))
+    assert results["tests"] and all(test["status"] == "passed" for test in results["tests"])
+    assert results["score"] == sum(test["max_score"] for test in results["tests"]) > 0
+    assert any("one step" in test["name"] for test in results["tests"])  # relu_rnn's own plans
+
+
+def _gradescope(*args: str, site: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"RNN_GRADER_SECRET": TEST_SECRET}
+    if site is not None:
+        env["PYTHONPATH"] = python_path(site)
+    return run_cli("gradescope", *args, env=env)
+
+
+def _refused(done: subprocess.CompletedProcess[str], words: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_course_package_not_installed_from_a_folder_is_asked_for(
+        course_package: Path, tmp_path: Path) -> None:
+    """Installed from a wheel or an index (no folder in direct_url.json): the one line says
+    what to pass, and passing it builds the archive."""
+    site = tmp_path / "site"
+    shutil.copytree(course_package, site)
+    for recorded in site.glob("*.dist-info/direct_url.json"):
+        recorded.unlink()
+    out = str(tmp_path / "a.zip")
+    _refused(_gradescope("relu_rnn", "--out", out, site=site),
+             "pass --exercise-package PATH")
+    given = _gradescope("relu_rnn", "--out", out, "--exercise-package", str(COURSE_EXERCISE),
+                        site=site)
+    assert given.returncode == 0, given.stderr
+    with zipfile.ZipFile(out) as opened:
+        assert "exercise-package/src/course_peephole/relu_rnn.py" in opened.namelist()
+
+
+def test_a_wrong_exercise_package_is_refused_in_one_line(course_package: Path,
+                                                          tmp_path: Path) -> None:
+    out = str(tmp_path / "a.zip")
+    _refused(_gradescope("relu_rnn", "--out", out, "--exercise-package", str(tmp_path),
+                         site=course_package), "has no pyproject.toml")
+    _refused(_gradescope("relu_rnn", "--out", out, "--exercise-package",
+                         str(tmp_path / "missing"), site=course_package), "is not a folder")
+    grader_itself = COURSE_EXERCISE.parent.parent  # a pyproject.toml declaring other exercises
+    _refused(_gradescope("relu_rnn", "--out", out, "--exercise-package", str(grader_itself),
+                         site=course_package), "does not provide exercise 'relu_rnn'")
+    _refused(_gradescope("lstm", "--out", out, "--exercise-package", str(COURSE_EXERCISE)),
+             "drop --exercise-package")
+    assert not Path(out).exists()

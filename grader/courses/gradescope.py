@@ -5,22 +5,34 @@ The archive holds `setup.sh` (installs torch's CPU build, never the CUDA one, an
 `/autograder/results/results.json`) and `source/` with
 the grader's code, the instructor's secret and optional `grader.toml`. The secret stays in the
 grading process: the source folder is among the paths hidden from the submission.
+
+An exercise from a course's own package (entry-point group `rnn_grader.exercises`) travels in
+the archive too: the package's folder, found from how it was installed or given, is copied to
+`exercise-package/` and `setup.sh` installs it after the grader, without its dependencies.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import stat
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
+from grader import exercises
 from grader.checking.cases import hidden_cases
 from grader.config import Config
 from grader.exercises.base import Exercise
 from grader.isolation.sandbox import worker_context
 from grader.pipeline import GradingPlan, grade_submission
 from grader.reports.records import gradescope_results, write_atomic
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 TORCH_VERSION = "2.13.0"
 PACKAGE_FILES = ("pyproject.toml", "README.md")
@@ -42,6 +54,12 @@ python3 -m venv "$VENV"
 }}
 "$VENV/bin/pip" install numpy "$SOURCE/rnn-grader"
 """
+PACKAGE_FOLDER = "exercise-package"  # in the archive: the course package of the exercise
+INSTALL_PACKAGE_SH = f"""# The course's exercise package, after the grader, without dependencies:
+# the grader brought numpy and torch; pip never resolves torch by itself (the CUDA build).
+"$VENV/bin/pip" install --no-deps "$SOURCE/{PACKAGE_FOLDER}"
+"""
+LEFT_OUT = ("__pycache__", "build", "dist")  # besides hidden files, *.egg-info and virtualenvs
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission. AUTOGRADER_ROOT overrides /autograder (tests).
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
@@ -55,6 +73,93 @@ class ArchiveError(Exception):
     """The archive cannot be built from what was given."""
 
 
+class ExercisePackageError(ArchiveError):
+    """The course package that provides the exercise is not found, or does not provide it."""
+
+
+def _declared(folder: Path) -> dict[str, str]:
+    """name -> "module:attribute" of the exercises declared by `folder`'s pyproject.toml."""
+    usage = "--exercise-package takes the folder holding the course package's pyproject.toml"
+    if not folder.is_dir():
+        raise ExercisePackageError(f"{folder} is not a folder: {usage}")
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        raise ExercisePackageError(f"{folder} has no pyproject.toml: {usage}")
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ExercisePackageError(f"{pyproject} cannot be read: {error}") from None
+    declared = document.get("project", {}).get("entry-points", {}).get(exercises.GROUP, {})
+    return {str(name): str(target) for name, target in declared.items()} \
+        if isinstance(declared, dict) else {}
+
+
+def _installed_from(distribution) -> Path | None:
+    """The local folder a distribution was pip-installed from (PEP 610's direct_url.json),
+    when it still holds a pyproject.toml; None for a wheel, an index, a VCS URL."""
+    try:
+        direct = json.loads(distribution.read_text("direct_url.json") or "null")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(direct, dict) or "dir_info" not in direct:
+        return None
+    url = urlparse(str(direct.get("url", "")))
+    folder = Path(unquote(url.path)) if url.scheme == "file" else None
+    return folder if folder is not None and (folder / "pyproject.toml").is_file() else None
+
+
+def exercise_package(name: str, given: Path | None = None) -> Path | None:
+    """The folder of the course package that provides exercise `name`, to carry in the archive:
+    `given` (its pyproject.toml must declare `name`, as installed), else the local folder the
+    package was installed from; None for a built-in exercise. One-line ExercisePackageError
+    saying what to pass otherwise."""
+    installed = exercises.target(name)
+    if installed == exercises.BUILT_IN.get(name):
+        if given is None:
+            return None  # rnn-grader's own: the archive carries it already
+        raise ExercisePackageError(
+            f"exercise {name!r} is built into rnn-grader, which the archive carries already: "
+            "drop --exercise-package")
+    if given is None:
+        distribution = exercises.provider(name)
+        given = _installed_from(distribution) if distribution is not None else None
+        if given is None:
+            package = distribution.metadata["Name"] if distribution is not None else \
+                installed.partition(":")[0]
+            raise ExercisePackageError(
+                f"exercise {name!r} comes from {package}, not installed from a local folder (or "
+                "the folder is gone): pass --exercise-package PATH, the folder holding its "
+                "package's pyproject.toml")
+    declared = _declared(given)
+    if name not in declared:
+        raise ExercisePackageError(
+            f"{given} does not provide exercise {name!r}: its pyproject.toml declares "
+            f"{', '.join(sorted(declared)) or 'no exercise'} in "
+            f'[project.entry-points."{exercises.GROUP}"]')
+    if "".join(declared[name].split()) != "".join(installed.split()):
+        raise ExercisePackageError(
+            f"{given} declares {name} = {declared[name]!r}, but the installed {name!r} is "
+            f"{installed!r}: pass the folder of the package it is installed from")
+    return given.resolve()
+
+
+def _left_out(folder: Path) -> bool:
+    return folder.name.startswith(".") or folder.name in LEFT_OUT \
+        or folder.name.endswith(".egg-info") or (folder / "pyvenv.cfg").is_file()
+
+
+def _package_files(folder: Path) -> list[Path]:
+    """The package's files to carry: all but hidden ones, caches, build output and virtual
+    environments."""
+    files = []
+    for directory, subfolders, names in os.walk(folder):
+        subfolders[:] = sorted(name for name in subfolders
+                               if not _left_out(Path(directory) / name))
+        files += [Path(directory) / name for name in sorted(names)
+                  if not name.startswith(".") and not name.endswith(".pyc")]
+    return files
+
+
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
     info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
     info.external_attr = (stat.S_IFREG | mode) << 16
@@ -63,14 +168,16 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) ->
 
 
 def build_archive(project: Path, secret: bytes, config_path: Path | None,
-                  exercise: str = "bidirectional_rnn") -> bytes:
-    """The autograder zip for `exercise`, with the grader's package copied from `project`."""
+                  exercise: str = "bidirectional_rnn", course_package: Path | None = None) -> bytes:
+    """The autograder zip for `exercise`, with the grader's package copied from `project` and,
+    for a course's own exercise, its package's folder `course_package` (`exercise_package`)."""
     package = project / "grader"
     if not (package / "__init__.py").is_file():
         raise ArchiveError(f"{project} does not hold the grader's source (grader/__init__.py)")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        _add(archive, "setup.sh", SETUP_SH.encode(), 0o755)
+        setup = SETUP_SH + (INSTALL_PACKAGE_SH if course_package is not None else "")
+        _add(archive, "setup.sh", setup.encode(), 0o755)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
         _add(archive, "secret", secret + b"\n", 0o600)
         _add(archive, "exercise", exercise.encode() + b"\n")
@@ -81,6 +188,9 @@ def build_archive(project: Path, secret: bytes, config_path: Path | None,
                 _add(archive, f"rnn-grader/{path.relative_to(project)}", path.read_bytes())
         for name in PACKAGE_FILES:
             _add(archive, f"rnn-grader/{name}", (project / name).read_bytes())
+        for path in _package_files(course_package) if course_package is not None else ():
+            _add(archive, f"{PACKAGE_FOLDER}/{path.relative_to(course_package).as_posix()}",
+                 path.read_bytes())
     return buffer.getvalue()
 
 

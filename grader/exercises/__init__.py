@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-from importlib.metadata import entry_points
+from importlib.metadata import Distribution, entry_points
 
 from grader.exercises.base import Exercise
 from grader.exercises.bidirectional_rnn import EXERCISE
@@ -80,6 +80,18 @@ def target(name: str) -> str:
     return _targets()[name]
 
 
+def provider(name: str) -> Distribution | None:
+    """The installed distribution whose entry point provides exercise `name`; None for one of
+    the built-in exercises (rnn-grader's own) or an unknown name."""
+    value = _targets().get(name)
+    if value is None or BUILT_IN.get(name) == value:
+        return None
+    for entry in entry_points(group=GROUP):
+        if entry.name == name and entry.value == value:
+            return getattr(entry, "dist", None)
+    return None
+
+
 def installed() -> dict[str, Exercise]:
     """Every installed exercise that loads, by name (one that does not is left out)."""
     found = {}
@@ -92,4 +104,4 @@ def installed() -> dict[str, Exercise]:
 
 
 __all__ = ["BUILT_IN", "EXERCISE", "GROUP", "ExerciseError", "get", "installed",
-           "names", "target"]
+           "names", "provider", "target"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,18 @@ class Mistake:
     # How the wrong implementation differs from the right one, for `Exercise.combine_mistakes`
     # (two mistakes made at once); empty when the mistake does not combine.
     variant: Mapping[str, object] = field(default_factory=dict, compare=False)
+
+
+MODULE_NAMES = {  # Exercise field -> the name `Exercise.from_module` takes it from
+    "notebook_sizes": "NOTEBOOK_SIZES", "case_plans": "CASE_PLANS", "make_inputs": "make_inputs",
+    "reference": "reference", "rounding_bound": "rounding_bound",
+    "expected_shape": "expected_shape", "explain_shape": "explain_shape",
+    "split_halves": "split_halves", "describe_sizes": "describe_sizes", "mistakes": "MISTAKES",
+    "forbidden_calls": "FORBIDDEN_CALLS",
+    # Optional: taken when the module defines them.
+    "combine_mistakes": "combine_mistakes", "structure_stories": "STRUCTURE_STORIES",
+    "localise": "localise",
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,17 @@ class Exercise:
     shape_multiples: tuple[int, ...] = (1, 2, 4)
     # One line for `rnn-grader exercises` and the README's table.
     summary: str = ""
+
+    @classmethod
+    def from_module(cls, module: str, **fields: object) -> Exercise:
+        """The exercise the module `module` (its `__name__`, called at its end) defines under
+        the names of MODULE_NAMES (`reference`, `CASE_PLANS`, `MISTAKES`...), with that module
+        as `child_module`; `fields` give the rest and override. Calling the constructor with
+        every field works as well."""
+        defined = vars(sys.modules[module])
+        found = {name: defined[attribute] for name, attribute in MODULE_NAMES.items()
+                 if attribute in defined}
+        return cls(**{**found, "child_module": module, **fields})  # type: ignore[arg-type]
 
     def mistake_title(self, key: str) -> str:
         """A mistake's title from its key (the key itself when unknown)."""

@@ -13,6 +13,9 @@ import numpy as np
 
 from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
 from grader.exercises.plans import draw_inputs, one_layer_case_plans
+from grader.exercises.rounding import tanh_layer
+from grader.exercises.shapes import UNKNOWN_SHAPE, describe_sizes, hardcoded_sizes
+from grader.exercises.torch_modules import loaded_module, notebook_globals, torch_reference
 
 WEIGHTS = {  # notebook global -> nn.RNN parameter
     "w_ih_l0": "weight_ih_l0",
@@ -25,8 +28,6 @@ WEIGHTS = {  # notebook global -> nn.RNN parameter
     "b_r_hh_l0": "bias_hh_l0_reverse",
 }
 NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
-UNIT_ROUNDOFF_F32 = 2.0**-24
-TANH_ULPS = 4.0  # float32 tanh is accurate to a few units in the last place
 
 
 CASE_PLANS = one_layer_case_plans(NOTEBOOK_SIZES)
@@ -40,24 +41,9 @@ def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
     return draw_inputs(seed, sizes, shapes, {"h_0": 2}, zero_h0)
 
 
-def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
-    steps, batch, features = inputs["sequence"].shape
-    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[0]}
-
-
 def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
     """nn.RNN itself, in float64, on the case's float32 values."""
-    import torch
-
-    sizes = sizes_of(inputs)
-    rnn = torch.nn.RNN(sizes["I"], sizes["H"], num_layers=1, bidirectional=True).double()
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(rnn, parameter).copy_(torch.from_numpy(inputs[global_name].astype(np.float64)))
-        sequence = torch.from_numpy(inputs["sequence"].astype(np.float64))
-        h_0 = torch.from_numpy(inputs["h_0"].astype(np.float64))
-        output, h_n = rnn(sequence, h_0)  # (L, N, 2H), (2, N, H)
-    return {"output": output.numpy(), "h_n": h_n.numpy()}
+    return torch_reference("RNN", inputs, WEIGHTS, num_layers=1, bidirectional=True)
 
 
 def _direction_weights(inputs: Mapping[str, np.ndarray], reverse: bool) -> tuple[np.ndarray, ...]:
@@ -67,42 +53,15 @@ def _direction_weights(inputs: Mapping[str, np.ndarray], reverse: bool) -> tuple
             inputs[prefix + "hh_l0"], inputs[bias + "hh_l0"])
 
 
-def _largest_tanh_slope(pre: np.ndarray, pre_error: np.ndarray) -> np.ndarray:
-    nearest_to_zero = np.maximum(np.abs(pre) - pre_error, 0.0)
-    return 1.0 - np.tanh(nearest_to_zero) ** 2
-
-
 def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
-    """Component-wise bound on the rounding error of any float32 evaluation of the RNN.
-
-    Each pre-activation sums n = I + H + 2 products; in any summation order its error is
-    at most gamma_n * sum|terms| (Higham, Accuracy and Stability, 3.1). tanh is
-    monotone with slope 1 - tanh(z)^2, so an error e in the pre-activation moves h_t by at
-    most e times the largest slope within e of it; tanh itself adds a few ulps.
-    """
-    sizes = sizes_of(inputs)
-    n_terms = sizes["I"] + sizes["H"] + 2
-    gamma = n_terms * UNIT_ROUNDOFF_F32 / (1 - n_terms * UNIT_ROUNDOFF_F32)
+    """Component-wise bound on the rounding error of any float32 evaluation of the RNN: one
+    tanh layer read from the sequence itself (rounding.tanh_layer says how)."""
     x = inputs["sequence"].astype(np.float64)  # (L, N, I)
-    halves, finals = [], []
-    for direction, reverse in ((0, False), (1, True)):
-        w_ih, b_ih, w_hh, b_hh = (a.astype(np.float64) for a in _direction_weights(inputs, reverse))
-        h = inputs["h_0"][direction].astype(np.float64)  # (N, H)
-        error = np.zeros_like(h)
-        bounds = np.zeros((sizes["L"], sizes["N"], sizes["H"]))
-        steps = range(sizes["L"] - 1, -1, -1) if reverse else range(sizes["L"])
-        for t in steps:
-            pre = x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (N, H)
-            magnitude = np.abs(x[t]) @ np.abs(w_ih).T + np.abs(b_ih) + np.abs(b_hh) \
-                + (np.abs(h) + error) @ np.abs(w_hh).T
-            pre_error = gamma * magnitude + error @ np.abs(w_hh).T
-            h = np.tanh(pre)
-            error = _largest_tanh_slope(pre, pre_error) * pre_error \
-                + TANH_ULPS * UNIT_ROUNDOFF_F32 * np.abs(h)
-            bounds[t] = error
-        halves.append(bounds)
-        finals.append(error)
-    return {"output": np.concatenate(halves, axis=2), "h_n": np.stack(finals)}
+    directions = [([a.astype(np.float64) for a in _direction_weights(inputs, reverse)],
+                   inputs["h_0"][direction].astype(np.float64), reverse)
+                  for direction, reverse in ((0, False), (1, True))]
+    _, output_bound, _, final_bounds = tanh_layer(x, np.zeros_like(x), directions)
+    return {"output": output_bound, "h_n": np.stack(final_bounds)}
 
 
 # --- Shapes --------------------------------------------------------------------------------
@@ -111,10 +70,6 @@ def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
     if name == "output":
         return (sizes["L"], sizes["N"], 2 * sizes["H"])
     return (2, sizes["N"], sizes["H"])
-
-
-def describe_sizes(sizes: Sizes) -> str:
-    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
 
 
 SHAPE_MISTAKES = {  # key: title, for the summaries; the stories below say what to do
@@ -177,14 +132,8 @@ def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> tuple[str, s
     stories = _shape_stories(name, sizes)
     if got in stories:
         return stories[got]
-    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
-    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
-        return "sizes_hardcoded", (
-            "this is the shape for the notebook's own sizes "
-            f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
-            "sequence.shape and H from the weights (or the size globals), so the function "
-            "works for any sizes.")
-    return "", "compare each axis with the shapes in the notebook's explanation."
+    story = hardcoded_sizes(name, got, sizes, NOTEBOOK_SIZES, expected_shape)
+    return ("sizes_hardcoded", story) if story else ("", UNKNOWN_SHAPE)
 
 
 def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -199,22 +148,10 @@ def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
 
 def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
     """The notebook's globals for one case, with a fresh `rnn` holding the case's weights."""
-    import torch
-
-    rnn = torch.nn.RNN(sizes["I"], sizes["H"], num_layers=1, bidirectional=True)
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(rnn, parameter).copy_(torch.from_numpy(arrays[global_name]))
-    namespace: dict[str, object] = {
-        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
-        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": 1, "D": 2,
-        "BIDIRECTIONAL": True, "BIDERECTIONAL": True,  # the tutorial's spelling, kept
-        "rnn": rnn,
-        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
-        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (2, N, H)
-    }
-    namespace.update({name: getattr(rnn, parameter) for name, parameter in WEIGHTS.items()})
-    return namespace
+    rnn = loaded_module("RNN", sizes, arrays, WEIGHTS, num_layers=1, bidirectional=True)
+    return notebook_globals(sizes, arrays, "rnn", rnn, WEIGHTS, NUM_LAYERS=1, D=2,
+                            BIDIRECTIONAL=True,
+                            BIDERECTIONAL=True)  # the tutorial's spelling, kept
 
 
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
@@ -344,29 +281,18 @@ MISTAKES = (
 # (a class RNN, a function rnn) never is. The run-time guard catches the same operators.
 FORBIDDEN_CALLS = ("rnn", "gru", "lstm")
 
-EXERCISE = Exercise(
+EXERCISE = Exercise.from_module(
+    __name__,
     name="bidirectional_rnn",
     function="manual_rnn",
     output_names=("output", "h_n"),
-    notebook_sizes=NOTEBOOK_SIZES,
-    case_plans=CASE_PLANS,
-    make_inputs=make_inputs,
-    reference=reference,
-    rounding_bound=rounding_bound,
-    expected_shape=expected_shape,
-    explain_shape=explain_shape,
-    split_halves=split_halves,
     describe_sizes=describe_sizes,
-    child_module=__name__,
     nbgrader_grade_cell="test_manual_rnn",
-    mistakes=MISTAKES,
-    forbidden_calls=FORBIDDEN_CALLS,
     forbidden_message="manual_rnn must compute the RNN by hand; calling the built-in RNN or any "
     "of torch's recurrent layers and kernels (the rnn module, nn.RNN, nn.GRU, nn.LSTM and their "
     "cells, torch.rnn_tanh, torch._VF...) is not allowed.",
     half_axes={"output": ("t = {i}", "sequence {i}", "{half} unit {i}"),
                "h_n": ("sequence {i}", "{half} unit {i}")},
-    combine_mistakes=combine_mistakes,
     other_mistakes=SHAPE_MISTAKES,
     reference_name="nn.RNN",
     returns="(output, h_n)",

@@ -19,6 +19,16 @@ import numpy as np
 
 from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
 from grader.exercises.plans import draw_inputs, one_layer_case_plans
+from grader.exercises.rounding import (
+    UNIT_ROUNDOFF_F32,
+    gamma,
+    largest_slope,
+    sigmoid,
+    sigmoid_slope,
+    tanh_slope,
+)
+from grader.exercises.shapes import UNKNOWN_SHAPE, describe_sizes, hardcoded_sizes, sizes_of
+from grader.exercises.torch_modules import loaded_module, notebook_globals, torch_reference
 
 WEIGHTS = {  # notebook global -> nn.GRU parameter
     "w_ih_l0": "weight_ih_l0",  # (3H, I): rows r, z, n
@@ -28,7 +38,6 @@ WEIGHTS = {  # notebook global -> nn.GRU parameter
 }
 GATES = ("r", "z", "n")  # the order of the rows of every weight and bias
 NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
-UNIT_ROUNDOFF_F32 = 2.0**-24
 GATE_ULPS = 4.0  # float32 sigmoid and tanh, however written, are within a few ulps of 1
 COMBINE_ULPS = 4.0  # (1 - z) * n + z * h, or n + z * (h - n): three roundings at most
 
@@ -47,54 +56,17 @@ def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
                        zero_h0)
 
 
-def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
-    steps, batch, features = inputs["sequence"].shape
-    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[1]}
-
-
 # --- Reference and rounding bound (grading process) ----------------------------------------
 
 def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
-    """nn.GRU itself, in float64, on the case's float32 values."""
-    import torch
-
-    sizes = sizes_of(inputs)
-    gru = torch.nn.GRU(sizes["I"], sizes["H"]).double()
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(gru, parameter).copy_(torch.from_numpy(inputs[global_name].astype(np.float64)))
-        sequence = torch.from_numpy(inputs["sequence"].astype(np.float64))
-        h_0 = torch.from_numpy(inputs["h_0"].astype(np.float64))
-        output, h_n = gru(sequence, h_0)  # (L, N, H), (1, N, H)
-    return {"output": output.numpy(), "h_n": h_n.numpy()}
+    """nn.GRU itself, in float64, on the case's float32 values: (L, N, H), (1, N, H)."""
+    return torch_reference("GRU", inputs, WEIGHTS)
 
 
 def _gates(inputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     """The weights and biases in float64, each as its r, z, n blocks: (3, H, ...)."""
     return tuple(inputs[name].astype(np.float64).reshape(3, -1, *inputs[name].shape[1:])
                  for name in WEIGHTS)
-
-
-def _gamma(terms: int) -> float:
-    return terms * UNIT_ROUNDOFF_F32 / (1 - terms * UNIT_ROUNDOFF_F32)
-
-
-def _largest_slope(derivative: Callable[[np.ndarray], np.ndarray], pre: np.ndarray,
-                   pre_error: np.ndarray) -> np.ndarray:
-    """The largest slope of an even, unimodal derivative within pre_error of pre."""
-    return derivative(np.maximum(np.abs(pre) - pre_error, 0.0))
-
-
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
-
-
-def _sigmoid_slope(a: np.ndarray) -> np.ndarray:
-    return _sigmoid(a) * (1.0 - _sigmoid(a))
-
-
-def _tanh_slope(a: np.ndarray) -> np.ndarray:
-    return 1.0 - np.tanh(a) ** 2
 
 
 def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
@@ -127,7 +99,7 @@ def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
     h = inputs["h_0"][0].astype(np.float64)  # (N, H)
     error = np.zeros_like(h)  # (N, H)
     bounds = np.zeros((sizes["L"], sizes["N"], sizes["H"]))  # (L, N, H)
-    gamma_gate = _gamma(sizes["I"] + sizes["H"] + 2)
+    gamma_gate = gamma(sizes["I"] + sizes["H"] + 2)
     for t in range(sizes["L"]):
         x_t, size = x[t], np.abs(x[t])  # (N, I)
         held = np.abs(h) + error  # (N, H): what the computed h can be at most
@@ -136,21 +108,21 @@ def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
             pre = x_t @ w_i.T + b_i + h @ w_h.T + b_h  # (N, H)
             magnitude = size @ np.abs(w_i).T + np.abs(b_i) + held @ np.abs(w_h).T + np.abs(b_h)
             pre_error = gamma_gate * magnitude + error @ np.abs(w_h).T
-            gate_values.append(_sigmoid(pre))
-            gate_errors.append(_largest_slope(_sigmoid_slope, pre, pre_error) * pre_error
+            gate_values.append(sigmoid(pre))
+            gate_errors.append(largest_slope(sigmoid_slope, pre, pre_error) * pre_error
                                + GATE_ULPS * unit)
         (r, z), (e_r, e_z) = gate_values, gate_errors
         hidden_part = h @ w_hn.T + b_hn  # (N, H)
-        hidden_error = _gamma(sizes["H"] + 1) * (held @ np.abs(w_hn).T + np.abs(b_hn)) \
+        hidden_error = gamma(sizes["H"] + 1) * (held @ np.abs(w_hn).T + np.abs(b_hn)) \
             + error @ np.abs(w_hn).T
         product_error = e_r * (np.abs(hidden_part) + hidden_error) + r * hidden_error \
             + unit * (r + e_r) * (np.abs(hidden_part) + hidden_error)
         product_size = r * np.abs(hidden_part) + product_error
         pre = x_t @ w_in.T + b_in + r * hidden_part  # (N, H)
-        pre_error = _gamma(sizes["I"] + 2) * (size @ np.abs(w_in).T + np.abs(b_in) + product_size) \
+        pre_error = gamma(sizes["I"] + 2) * (size @ np.abs(w_in).T + np.abs(b_in) + product_size) \
             + product_error
         n = np.tanh(pre)
-        e_n = _largest_slope(_tanh_slope, pre, pre_error) * pre_error + GATE_ULPS * unit
+        e_n = largest_slope(tanh_slope, pre, pre_error) * pre_error + GATE_ULPS * unit
         new_h = (1.0 - z) * n + z * h
         error = (1.0 - z + e_z) * e_n + (z + e_z) * error + np.abs(h - n) * e_z \
             + COMBINE_ULPS * unit * (np.abs(n) + e_n + held)
@@ -165,10 +137,6 @@ def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
     if name == "output":
         return (sizes["L"], sizes["N"], sizes["H"])
     return (1, sizes["N"], sizes["H"])
-
-
-def describe_sizes(sizes: Sizes) -> str:
-    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
 
 
 def _shape_stories(name: str, sizes: Sizes) -> list[tuple[tuple[int, ...], str]]:
@@ -221,13 +189,7 @@ def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
     for shape, story in _shape_stories(name, sizes):
         if shape == got and shape != expected:
             return story
-    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
-    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
-        return ("this is the shape for the notebook's own sizes "
-                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
-                "sequence.shape and H from the weights (or the size globals), so the function "
-                "works for any sizes.")
-    return "compare each axis with the shapes in the notebook's explanation."
+    return hardcoded_sizes(name, got, sizes, NOTEBOOK_SIZES, expected_shape) or UNKNOWN_SHAPE
 
 
 def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -246,21 +208,8 @@ HALF_AXES = {"output": ("time step", "sequence", "unit"), "h_n": ("sequence", "u
 
 def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
     """The notebook's globals for one case, with a fresh `gru` holding the case's weights."""
-    import torch
-
-    gru = torch.nn.GRU(sizes["I"], sizes["H"])
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(gru, parameter).copy_(torch.from_numpy(arrays[global_name]))
-    namespace: dict[str, object] = {
-        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
-        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": 1,
-        "gru": gru,
-        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
-        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (1, N, H)
-    }
-    namespace.update({name: getattr(gru, parameter) for name, parameter in WEIGHTS.items()})
-    return namespace
+    gru = loaded_module("GRU", sizes, arrays, WEIGHTS)
+    return notebook_globals(sizes, arrays, "gru", gru, WEIGHTS, NUM_LAYERS=1)
 
 
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
@@ -284,7 +233,7 @@ def _gru(inputs: Mapping[str, np.ndarray], *, reset: str = "outside", swap_updat
     h = inputs["h_0"][0].astype(np.float64) * use_h0  # (N, H)
     states = []
     for input_part in x @ w_ih.T + b_ih:  # (N, 3H) at each t
-        gates = _sigmoid(input_part[:, :two] + h @ w_hh[:two].T + b_hh[:two])  # (N, 2H)
+        gates = sigmoid(input_part[:, :two] + h @ w_hh[:two].T + b_hh[:two])  # (N, 2H)
         r, z = gates[:, :two // 2], gates[:, two // 2:]
         if reset == "outside":
             hidden_part = r * (h @ w_hn.T + b_hn)  # (N, H)
@@ -329,7 +278,7 @@ MISTAKES = (
              "The rows of w_ih_l0, w_hh_l0 and the biases hold the gates in the order r, z, n: "
              "r is [0:H], z is [H:2H], n is [2H:3H].", order=(1, 0, 2)),
     _mistake("n_with_sigmoid", "sigmoid instead of tanh for n",
-             "The gates r and z use sigmoid; the candidate n uses tanh.", candidate=_sigmoid),
+             "The gates r and z use sigmoid; the candidate n uses tanh.", candidate=sigmoid),
     _mistake("missing_b_ih", "the input bias b_ih left out",
              "Every gate adds two biases: b_ih with the input term and b_hh with the hidden "
              "term. Look at the input terms.", keep_b_ih=False),
@@ -437,23 +386,13 @@ GUARDED_KERNELS = {"gru.input": gru_input_by_hand, "gru.data": None,
                    "gru_cell": gru_cell_by_hand}
 
 
-EXERCISE = Exercise(
+EXERCISE = Exercise.from_module(
+    __name__,
     name="gru",
     function="manual_gru",
     output_names=("output", "h_n"),
-    notebook_sizes=NOTEBOOK_SIZES,
-    case_plans=CASE_PLANS,
-    make_inputs=make_inputs,
-    reference=reference,
-    rounding_bound=rounding_bound,
-    expected_shape=expected_shape,
-    explain_shape=explain_shape,
-    split_halves=split_halves,
     describe_sizes=describe_sizes,
-    child_module=__name__,
     nbgrader_grade_cell="test_manual_gru",
-    mistakes=MISTAKES,
-    forbidden_calls=FORBIDDEN_CALLS,
     forbidden_message="manual_gru must compute the GRU by hand; calling the built-in GRU "
     "(the gru module, nn.GRU, nn.GRUCell, torch.gru or torch._VF) or any other recurrent "
     "built-in is not allowed.",

@@ -19,6 +19,16 @@ import numpy as np
 
 from grader.exercises.base import Arrays, Exercise, Mistake, Sizes
 from grader.exercises.plans import draw_inputs, one_layer_case_plans
+from grader.exercises.rounding import (
+    UNIT_ROUNDOFF_F32,
+    gamma,
+    largest_slope,
+    sigmoid,
+    sigmoid_slope,
+    tanh_slope,
+)
+from grader.exercises.shapes import UNKNOWN_SHAPE, describe_sizes, hardcoded_sizes, sizes_of
+from grader.exercises.torch_modules import loaded_module, notebook_globals, torch_reference
 
 WEIGHTS = {  # notebook global -> nn.LSTM parameter
     "w_ih_l0": "weight_ih_l0",
@@ -31,7 +41,6 @@ OUTPUT_NAMES = ("output", "h_n", "c_n")  # the nested (output, (h_n, c_n)), flat
 RETURNS = "(output, (h_n, c_n))"
 REFERENCE_NAME = "nn.LSTM"  # what the messages name the reference
 NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
-UNIT_ROUNDOFF_F32 = 2.0**-24
 # sigmoid and tanh take values in (-1, 1); torch's float32 kernels, and 1 / (1 + exp(-z)) or
 # 2 * sigmoid(2z) - 1 written by hand, are within a few units of roundoff of 1 of the exact
 # value. The bound charges this much, absolute, per nonlinearity.
@@ -51,50 +60,18 @@ def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
     return draw_inputs(seed, sizes, shapes, {"h_0": 1, "c_0": 1}, zero_h0)
 
 
-def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
-    steps, batch, features = inputs["sequence"].shape
-    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[1]}
-
-
 def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
-    """nn.LSTM itself, in float64, on the case's float32 values."""
-    import torch
-
-    sizes = sizes_of(inputs)
-    lstm = torch.nn.LSTM(sizes["I"], sizes["H"], num_layers=1).double()
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(lstm, parameter).copy_(torch.from_numpy(inputs[global_name].astype(np.float64)))
-        sequence, h_0, c_0 = (torch.from_numpy(inputs[name].astype(np.float64))
-                              for name in ("sequence", "h_0", "c_0"))
-        output, (h_n, c_n) = lstm(sequence, (h_0, c_0))  # (L, N, H), (1, N, H), (1, N, H)
-    return {"output": output.numpy(), "h_n": h_n.numpy(), "c_n": c_n.numpy()}
+    """nn.LSTM itself, in float64, on the case's float32 values: (L, N, H), (1, N, H) twice."""
+    return torch_reference("LSTM", inputs, WEIGHTS, ("h_0", "c_0"), num_layers=1)
 
 
 # --- The float32 rounding bound -------------------------------------------------------------
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
-
-
-def _sigmoid_slope(z: np.ndarray) -> np.ndarray:
-    s = _sigmoid(z)
-    return s * (1.0 - s)
-
-
-def _tanh_slope(z: np.ndarray) -> np.ndarray:
-    return 1.0 - np.tanh(z) ** 2
-
-
 def _through(function, slope, z: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """φ(z) and the error bound of the computed φ(ẑ), |ẑ - z| <= error: φ is monotone with
     its steepest slope at 0, so the largest slope within `error` of z is at |z| - error."""
-    nearest_to_zero = np.maximum(np.abs(z) - error, 0.0)
-    return function(z), slope(nearest_to_zero) * error + NONLINEARITY_ULPS * UNIT_ROUNDOFF_F32
-
-
-def _gamma(n: int) -> float:
-    return n * UNIT_ROUNDOFF_F32 / (1 - n * UNIT_ROUNDOFF_F32)
+    return function(z), largest_slope(slope, z, error) * error \
+        + NONLINEARITY_ULPS * UNIT_ROUNDOFF_F32
 
 
 def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
@@ -119,7 +96,7 @@ def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
     """
     sizes = sizes_of(inputs)
     hidden, u = sizes["H"], UNIT_ROUNDOFF_F32
-    gamma_n, gamma_2 = _gamma(sizes["I"] + hidden + 2), _gamma(2)
+    gamma_n, gamma_2 = gamma(sizes["I"] + hidden + 2), gamma(2)
     x = inputs["sequence"].astype(np.float64)  # (L, N, I)
     w_ih, w_hh, b_ih, b_hh = (inputs[name].astype(np.float64) for name in WEIGHTS)
     abs_w_ih, abs_w_hh, abs_bias = np.abs(w_ih), np.abs(w_hh), np.abs(b_ih) + np.abs(b_hh)
@@ -132,16 +109,16 @@ def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
         magnitude = np.abs(x[t]) @ abs_w_ih.T + abs_bias + (np.abs(h) + e_h) @ abs_w_hh.T
         e_z = gamma_n * magnitude + e_h @ abs_w_hh.T  # (N, 4H)
         blocks = {gate: slice(k * hidden, (k + 1) * hidden) for k, gate in enumerate(GATES)}
-        i, e_i = _through(_sigmoid, _sigmoid_slope, z[:, blocks["i"]], e_z[:, blocks["i"]])
-        f, e_f = _through(_sigmoid, _sigmoid_slope, z[:, blocks["f"]], e_z[:, blocks["f"]])
-        g, e_g = _through(np.tanh, _tanh_slope, z[:, blocks["g"]], e_z[:, blocks["g"]])
-        o, e_o = _through(_sigmoid, _sigmoid_slope, z[:, blocks["o"]], e_z[:, blocks["o"]])
+        i, e_i = _through(sigmoid, sigmoid_slope, z[:, blocks["i"]], e_z[:, blocks["i"]])
+        f, e_f = _through(sigmoid, sigmoid_slope, z[:, blocks["f"]], e_z[:, blocks["f"]])
+        g, e_g = _through(np.tanh, tanh_slope, z[:, blocks["g"]], e_z[:, blocks["g"]])
+        o, e_o = _through(sigmoid, sigmoid_slope, z[:, blocks["o"]], e_z[:, blocks["o"]])
         forget_term = (f + e_f) * (np.abs(c) + e_c)  # |f̂ ĉ| at most
         input_term = (i + e_i) * (np.abs(g) + e_g)  # |î ĝ| at most
         e_c = (f + e_f) * e_c + np.abs(c) * e_f + (i + e_i) * e_g + np.abs(g) * e_i \
             + gamma_2 * (forget_term + input_term)
         c = f * c + i * g  # (N, H)
-        squashed, e_squashed = _through(np.tanh, _tanh_slope, c, e_c)
+        squashed, e_squashed = _through(np.tanh, tanh_slope, c, e_c)
         e_h = (o + e_o) * e_squashed + np.abs(squashed) * e_o \
             + u * (o + e_o) * (np.abs(squashed) + e_squashed)
         h = o * squashed  # (N, H)
@@ -155,10 +132,6 @@ def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
     if name == "output":
         return (sizes["L"], sizes["N"], sizes["H"])
     return (1, sizes["N"], sizes["H"])
-
-
-def describe_sizes(sizes: Sizes) -> str:
-    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
 
 
 def _output_stories(steps: int, batch: int, hidden: int) -> list[tuple[tuple[int, ...], str]]:
@@ -234,13 +207,8 @@ def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
     stories = _shape_stories(name, sizes)
     if got in stories:
         return stories[got]
-    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
-    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
-        return ("this is the shape for the notebook's own sizes "
-                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
-                "sequence.shape and H from w_hh_l0.shape[1] (or the size globals), so the "
-                "function works for any sizes.")
-    return "compare each axis with the shapes in the notebook's explanation."
+    return hardcoded_sizes(name, got, sizes, NOTEBOOK_SIZES, expected_shape,
+                           "w_hh_l0.shape[1]") or UNKNOWN_SHAPE
 
 
 # --- Scoring parts, the nested return, localisation ----------------------------------------
@@ -331,22 +299,8 @@ def localise(checks: Sequence, steps: int) -> list[str]:
 
 def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
     """The notebook's globals for one case, with a fresh `lstm` holding the case's weights."""
-    import torch
-
-    lstm = torch.nn.LSTM(sizes["I"], sizes["H"], num_layers=1)
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(lstm, parameter).copy_(torch.from_numpy(arrays[global_name]))
-    namespace: dict[str, object] = {
-        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
-        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": 1,
-        "lstm": lstm,
-        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
-        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (1, N, H)
-        "c_0": torch.from_numpy(arrays["c_0"].copy()),  # (1, N, H)
-    }
-    namespace.update({name: getattr(lstm, parameter) for name, parameter in WEIGHTS.items()})
-    return namespace
+    lstm = loaded_module("LSTM", sizes, arrays, WEIGHTS, num_layers=1)
+    return notebook_globals(sizes, arrays, "lstm", lstm, WEIGHTS, ("h_0", "c_0"), NUM_LAYERS=1)
 
 
 def by_hand_lstm(input, hx, params, has_biases: bool, num_layers: int, dropout: float,
@@ -385,12 +339,6 @@ def by_hand_lstm(input, hx, params, has_biases: bool, num_layers: int, dropout: 
     return output, torch.stack(finals_h), torch.stack(finals_c)
 
 
-GUARDED_KERNELS = {"lstm.input": by_hand_lstm}
-"""aten kernels the run-time guard should replace by these by-hand equivalents (counting each
-call), as it does rnn_tanh and rnn_relu today. `lstm.data` (packed sequences), `lstm_cell` and
-`mkldnn_rnn_layer` should simply be refused (counted and raising), like `rnn_tanh.data`."""
-REFUSED_KERNELS = ("lstm.data", "lstm_cell", "_thnn_fused_lstm_cell", "mkldnn_rnn_layer")
-
 
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
 
@@ -398,7 +346,7 @@ IN_ORDER = (0, 1, 2, 3)  # which 4H block the student reads as i, f, g and o
 
 
 def _lstm(inputs: Mapping[str, np.ndarray], *, blocks: tuple[int, ...] = IN_ORDER,
-          gate_activation=_sigmoid, g_activation=np.tanh, keep_b_ih: bool = True,
+          gate_activation=sigmoid, g_activation=np.tanh, keep_b_ih: bool = True,
           keep_b_hh: bool = True, use_h0: bool = True, use_c0: bool = True,
           cell_from_h: bool = False, forget_on_input: bool = False,
           tanh_on_cell: bool = True, carry_cell: bool = True,
@@ -482,10 +430,10 @@ MISTAKES = (
              GATE_ORDER_HINT, blocks=(0, 2, 3, 1)),
     _mistake("g_sigmoid", "sigmoid on the cell candidate g (sigmoid on all four blocks)",
              "i, f and o are gates in (0, 1) (sigmoid), but the cell candidate g is in (-1, 1): "
-             "g = tanh(...).", g_activation=_sigmoid),
+             "g = tanh(...).", g_activation=sigmoid),
     _mistake("activations_swapped", "tanh on the gates i, f, o and sigmoid on g",
              "The gates i, f and o go through sigmoid; only the cell candidate g goes through "
-             "tanh.", gate_activation=_tanh_all, g_activation=_sigmoid),
+             "tanh.", gate_activation=_tanh_all, g_activation=sigmoid),
     _mistake("cell_from_h", "the cell state updated from h instead of c (c' = f ⊙ h + i ⊙ g)",
              "The forget gate scales the previous cell state: c_t = f ⊙ c_{t-1} + i ⊙ g, with "
              "c starting at c_0[0], not the hidden state h.", cell_from_h=True),
@@ -530,23 +478,13 @@ RECURRENT_BUILTINS = (  # every recurrent built-in, by the names a function body
 FORBIDDEN_CALLS = ("nn.LSTM", "torch.nn.LSTM", "LSTM", "lstm", "lstm.forward", "torch.lstm",
                    *RECURRENT_BUILTINS)
 
-EXERCISE = Exercise(
+EXERCISE = Exercise.from_module(
+    __name__,
     name="lstm",
     function="manual_lstm",
     output_names=OUTPUT_NAMES,
-    notebook_sizes=NOTEBOOK_SIZES,
-    case_plans=CASE_PLANS,
-    make_inputs=make_inputs,
-    reference=reference,
-    rounding_bound=rounding_bound,
-    expected_shape=expected_shape,
-    explain_shape=explain_shape,
-    split_halves=split_halves,
     describe_sizes=describe_sizes,
-    child_module=__name__,
     nbgrader_grade_cell="test_manual_lstm",
-    mistakes=MISTAKES,
-    forbidden_calls=FORBIDDEN_CALLS,
     forbidden_message="manual_lstm must compute the LSTM by hand; calling the built-in LSTM "
     "(the lstm module, nn.LSTM, nn.LSTMCell, torch.lstm or torch._VF) or any other recurrent "
     "built-in is not allowed.",
@@ -556,8 +494,6 @@ EXERCISE = Exercise(
     returns=RETURNS,
     scoring_parts=tuple((tensor, part, 1 / len(SCORING_PARTS))
                         for tensor, parts in SCORING_PARTS.items() for part in parts),
-    structure_stories=STRUCTURE_STORIES,
-    localise=localise,
     shape_multiples=(1, 2, 3, 4),
     summary="one-layer LSTM: nn.LSTM(I, H), gates i, f, g, o",
 )

@@ -2,7 +2,8 @@
 shares, and its inputs drawn the way torch initialises its modules. The plans' coverage:
 the notebook's own sizes, one step and one sequence, one step and a batch, one long sequence,
 more sequences than steps, a wide hidden state; I differs from H throughout, and two plans
-start from zero initial states. Hidden cases draw their sizes with these rules."""
+start from zero initial states. Hidden cases draw their sizes with these rules. The stacked
+exercise has plans of its own but draws its inputs with `draw_inputs` too."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def draw_inputs(seed: int, sizes: Sizes, weight_shapes: Mapping[str, tuple[int, 
     return arrays
 
 
-def distinct(rng: np.random.Generator, low: int, high: int, avoid: int) -> int:
-    choices = [v for v in range(low, high + 1) if v != avoid]
+def distinct(rng: np.random.Generator, low: int, high: int, *avoid: int) -> int:
+    """A whole number from low to high, none of `avoid`."""
+    choices = [v for v in range(low, high + 1) if v not in avoid]
     return int(rng.choice(choices))
 
 

@@ -17,6 +17,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from grader.exercises.base import Arrays, CasePlan, Exercise, Mistake, Sizes
+from grader.exercises.plans import distinct, draw_inputs
+from grader.exercises.rounding import tanh_layer
+from grader.exercises.shapes import UNKNOWN_SHAPE, describe_sizes, hardcoded_sizes
+from grader.exercises.torch_modules import loaded_module, notebook_globals, torch_reference
 
 NUM_LAYERS = 2
 D = 2  # directions: forward, reverse
@@ -39,8 +43,6 @@ WEIGHTS = {  # notebook global -> nn.RNN parameter
     "b_r_hh_l1": "bias_hh_l1_reverse",
 }
 NOTEBOOK_SIZES = {"L": 5, "N": 3, "I": 4, "H": 6}
-UNIT_ROUNDOFF_F32 = 2.0**-24
-TANH_ULPS = 4.0  # float32 tanh is accurate to a few units in the last place
 
 
 def weight_names(layer: int, reverse: bool) -> tuple[str, str, str, str]:
@@ -56,18 +58,14 @@ def state_row(layer: int, reverse: bool) -> int:
 
 # --- Case plans: the bidirectional exercise's structure; I = 2H in exactly one plan -----------
 
-def _distinct(rng: np.random.Generator, low: int, high: int, avoid: tuple[int, ...]) -> int:
-    return int(rng.choice([v for v in range(low, high + 1) if v not in avoid]))
-
-
 def _draw_one_step(rng: np.random.Generator) -> dict[str, int]:
     hidden = int(rng.integers(2, 7))
-    return {"L": 1, "N": 1, "I": _distinct(rng, 2, 7, (hidden, 2 * hidden)), "H": hidden}
+    return {"L": 1, "N": 1, "I": distinct(rng, 2, 7, hidden, 2 * hidden), "H": hidden}
 
 
 def _draw_batch_of_steps_one(rng: np.random.Generator) -> dict[str, int]:
     hidden = int(rng.integers(2, 6))
-    return {"L": 1, "N": int(rng.integers(2, 6)), "I": _distinct(rng, 2, 6, (hidden, 2 * hidden)),
+    return {"L": 1, "N": int(rng.integers(2, 6)), "I": distinct(rng, 2, 6, hidden, 2 * hidden),
             "H": hidden}
 
 
@@ -80,12 +78,12 @@ def _draw_batch_longer(rng: np.random.Generator) -> dict[str, int]:
     steps = int(rng.integers(2, 5))
     hidden = int(rng.integers(3, 7))
     return {"L": steps, "N": int(rng.integers(steps + 1, 8)),
-            "I": _distinct(rng, 2, 7, (hidden, 2 * hidden)), "H": hidden}
+            "I": distinct(rng, 2, 7, hidden, 2 * hidden), "H": hidden}
 
 
 def _draw_wide_hidden(rng: np.random.Generator) -> dict[str, int]:
     steps = int(rng.integers(3, 8))
-    return {"L": steps, "N": _distinct(rng, 2, 5, (steps,)), "I": int(rng.integers(2, 8)),
+    return {"L": steps, "N": distinct(rng, 2, 5, steps), "I": int(rng.integers(2, 8)),
             "H": int(rng.integers(8, 17))}
 
 
@@ -106,52 +104,23 @@ CASE_PLANS = (
 def make_inputs(sizes: Sizes, seed: int, zero_h0: bool) -> Arrays:
     """Weights drawn like nn.RNN's own initialisation (uniform within 1/sqrt(H), every layer),
     a normal sequence and h_0; float32."""
-    rng = np.random.default_rng(seed)
-    steps, batch, inputs, hidden = sizes["L"], sizes["N"], sizes["I"], sizes["H"]
-    bound = 1.0 / np.sqrt(hidden)
-    features = {"l0": inputs, "l1": D * hidden}  # what each layer reads per step
-    arrays: Arrays = {}
-    for name in WEIGHTS:
-        layer = name[-2:]
-        if name.startswith("b"):
-            shape: tuple[int, ...] = (hidden,)
-        else:
-            shape = (hidden, features[layer]) if "_ih_" in name else (hidden, hidden)
-        arrays[name] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
-    arrays["sequence"] = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
-    rows = (NUM_LAYERS * D, batch, hidden)
-    h_0 = np.zeros(rows) if zero_h0 else rng.standard_normal(rows)
-    arrays["h_0"] = h_0.astype(np.float32)
-    return arrays
-
-
-def sizes_of(inputs: Mapping[str, np.ndarray]) -> dict[str, int]:
-    steps, batch, features = inputs["sequence"].shape
-    return {"L": steps, "N": batch, "I": features, "H": inputs["w_hh_l0"].shape[0]}
+    hidden = sizes["H"]
+    features = {"l0": sizes["I"], "l1": D * hidden}  # what each layer reads per step
+    shapes = {name: (hidden,) if name.startswith("b") else
+              (hidden, features[name[-2:]]) if "_ih_" in name else (hidden, hidden)
+              for name in WEIGHTS}
+    return draw_inputs(seed, sizes, shapes, {"h_0": NUM_LAYERS * D}, zero_h0)
 
 
 def build_module(sizes: Sizes, arrays: Mapping[str, np.ndarray], dtype=None):
     """nn.RNN(I, H, num_layers=2, bidirectional=True) holding the case's weights."""
-    import torch
-
-    rnn = torch.nn.RNN(sizes["I"], sizes["H"], num_layers=NUM_LAYERS, bidirectional=True)
-    rnn = rnn.to(dtype or torch.float32)
-    with torch.no_grad():
-        for global_name, parameter in WEIGHTS.items():
-            getattr(rnn, parameter).copy_(torch.from_numpy(arrays[global_name]))
-    return rnn
+    return loaded_module("RNN", sizes, arrays, WEIGHTS, dtype, num_layers=NUM_LAYERS,
+                         bidirectional=True)
 
 
 def reference(inputs: Mapping[str, np.ndarray]) -> Arrays:
-    """nn.RNN itself, in float64, on the case's float32 values."""
-    import torch
-
-    rnn = build_module(sizes_of(inputs), inputs, torch.float64)
-    with torch.no_grad():
-        sequence = torch.from_numpy(inputs["sequence"].astype(np.float64))
-        h_0 = torch.from_numpy(inputs["h_0"].astype(np.float64))
-        output, h_n = rnn(sequence, h_0)  # (L, N, 2H), (4, N, H)
-    return {"output": output.numpy(), "h_n": h_n.numpy()}
+    """nn.RNN itself, in float64, on the case's float32 values: (L, N, 2H), (4, N, H)."""
+    return torch_reference("RNN", inputs, WEIGHTS, num_layers=NUM_LAYERS, bidirectional=True)
 
 
 # --- The float32 rounding bound --------------------------------------------------------------
@@ -160,64 +129,22 @@ def _weights(inputs: Mapping[str, np.ndarray], layer: int, reverse: bool) -> lis
     return [inputs[name].astype(np.float64) for name in weight_names(layer, reverse)]
 
 
-def _largest_tanh_slope(pre: np.ndarray, pre_error: np.ndarray) -> np.ndarray:
-    nearest_to_zero = np.maximum(np.abs(pre) - pre_error, 0.0)
-    return 1.0 - np.tanh(nearest_to_zero) ** 2
-
-
-def _layer_with_bound(inputs: Mapping[str, np.ndarray], layer: int, x: np.ndarray,
-                      x_error: np.ndarray) -> tuple[np.ndarray, np.ndarray, list, list]:
-    """One bidirectional layer in float64 and each element's rounding bound.
-
-    x (L, N, F) is what the layer reads and x_error (L, N, F) how far a float32 evaluation may
-    have it wrong. Returns output (L, N, 2H), its bound, and per direction the final state and
-    its bound.
-    """
-    steps, hidden = x.shape[0], inputs["w_hh_l0"].shape[0]
-    n_terms = x.shape[2] + hidden + 2
-    gamma = n_terms * UNIT_ROUNDOFF_F32 / (1 - n_terms * UNIT_ROUNDOFF_F32)
-    halves, half_errors, finals, final_errors = [], [], [], []
-    for reverse in (False, True):
-        w_ih, b_ih, w_hh, b_hh = _weights(inputs, layer, reverse)
-        h = inputs["h_0"][state_row(layer, reverse)].astype(np.float64)  # (N, H)
-        error = np.zeros_like(h)
-        states, bounds = np.zeros(x.shape[:2] + (hidden,)), np.zeros(x.shape[:2] + (hidden,))
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            pre = x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (N, H)
-            magnitude = (np.abs(x[t]) + x_error[t]) @ np.abs(w_ih).T + np.abs(b_ih) \
-                + np.abs(b_hh) + (np.abs(h) + error) @ np.abs(w_hh).T
-            pre_error = gamma * magnitude + x_error[t] @ np.abs(w_ih).T + error @ np.abs(w_hh).T
-            h = np.tanh(pre)
-            error = _largest_tanh_slope(pre, pre_error) * pre_error \
-                + TANH_ULPS * UNIT_ROUNDOFF_F32 * np.abs(h)
-            states[t], bounds[t] = h, error
-        halves.append(states)
-        half_errors.append(bounds)
-        finals.append(h)
-        final_errors.append(error)
-    return (np.concatenate(halves, axis=2), np.concatenate(half_errors, axis=2), finals,
-            final_errors)
-
-
 def rounding_bound(inputs: Mapping[str, np.ndarray]) -> Arrays:
     """Component-wise bound on the rounding error of any float32 evaluation of the stacked RNN.
 
     Step t of one direction of layer k sums n = F + H + 2 terms per element, F = I for layer 0
-    and 2H for layer 1: x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh. In any order and grouping
-    (per-term matmuls, one fused [x, h] matmul, biases added first, a blocked BLAS kernel) the
-    float32 sum of the values the code actually holds is off by at most
-    gamma_n * sum|terms|, gamma_n = n u / (1 - n u), u = 2^-24 (Higham, Accuracy and
-    Stability, 3.1), where |terms| uses |x| + e_x and |h| + e_h. Those values carry earlier
-    errors, which enter linearly: |W_ih| e_x + |W_hh| e_h, e_h the bound of the previous step,
-    e_x = 0 for layer 0 and layer 0's output bound for layer 1. tanh is monotone with slope
-    1 - tanh(z)^2 <= 1, so an error E in the pre-activation moves h_t by at most E times the
-    largest slope within E of it; float32 tanh itself adds a few ulps of |h_t|. Bounds are
-    computed in float64 beside the values (float64's own error, ~1e-16, is far below the
-    tolerance's floor). h_n's rows are each direction's last bound.
+    and 2H for layer 1 (rounding.tanh_layer: in any order and grouping, per-term matmuls, one
+    fused [x, h] matmul, biases added first, a blocked BLAS kernel). The errors already in what
+    a layer reads enter linearly: e_x = 0 for layer 0 and layer 0's output bound for layer 1.
+    Bounds are computed in float64 beside the values (float64's own error, ~1e-16, is far below
+    the tolerance's floor). h_n's rows are each direction's last bound.
     """
     x = inputs["sequence"].astype(np.float64)  # (L, N, I)
-    output0, error0, finals0, final_errors0 = _layer_with_bound(inputs, 0, x, np.zeros_like(x))
-    _, error1, _, final_errors1 = _layer_with_bound(inputs, 1, output0, error0)
+    h_0 = inputs["h_0"].astype(np.float64)  # (4, N, H)
+    layers = [[(_weights(inputs, layer, reverse), h_0[state_row(layer, reverse)], reverse)
+               for reverse in (False, True)] for layer in range(NUM_LAYERS)]
+    output0, error0, _, final_errors0 = tanh_layer(x, np.zeros_like(x), layers[0])
+    _, error1, _, final_errors1 = tanh_layer(output0, error0, layers[1])
     return {"output": error1, "h_n": np.stack(final_errors0 + final_errors1)}
 
 
@@ -227,10 +154,6 @@ def expected_shape(name: str, sizes: Sizes) -> tuple[int, ...]:
     if name == "output":
         return (sizes["L"], sizes["N"], D * sizes["H"])
     return (NUM_LAYERS * D, sizes["N"], sizes["H"])
-
-
-def describe_sizes(sizes: Sizes) -> str:
-    return f"L={sizes['L']}, N={sizes['N']}, I={sizes['I']}, H={sizes['H']}"
 
 
 HN_ORDER = "layer 0 forward, layer 0 reverse, layer 1 forward, layer 1 reverse"
@@ -292,13 +215,7 @@ def explain_shape(name: str, got: tuple[int, ...], sizes: Sizes) -> str:
     stories = _shape_stories(name, sizes)
     if got in stories:
         return stories[got]
-    notebook = dict(NOTEBOOK_SIZES, I=sizes["I"])
-    if got == expected_shape(name, NOTEBOOK_SIZES) and dict(sizes) != notebook:
-        return ("this is the shape for the notebook's own sizes "
-                f"({describe_sizes(NOTEBOOK_SIZES)}): sizes look hard-coded. Read L and N from "
-                "sequence.shape and H from the weights (or the size globals), so the function "
-                "works for any sizes.")
-    return "compare each axis with the shapes in the notebook's explanation."
+    return hardcoded_sizes(name, got, sizes, NOTEBOOK_SIZES, expected_shape) or UNKNOWN_SHAPE
 
 
 def split_halves(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -338,19 +255,9 @@ def scoring_parts(name: str, values: np.ndarray) -> dict[str, np.ndarray]:
 
 def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
     """The notebook's globals for one case, with a fresh `rnn` holding the case's weights."""
-    import torch
-
-    rnn = build_module(sizes, arrays)
-    namespace: dict[str, object] = {
-        "SEQUENCE_LENGTH": sizes["L"], "BATCH_SIZE": sizes["N"], "INPUT_SIZE": sizes["I"],
-        "HIDDEN_SIZE": sizes["H"], "NUM_LAYERS": NUM_LAYERS, "D": D,
-        "BIDIRECTIONAL": True, "BIDERECTIONAL": True,  # the tutorial's spelling, kept
-        "rnn": rnn,
-        "sequence": torch.from_numpy(arrays["sequence"].copy()),  # (L, N, I)
-        "h_0": torch.from_numpy(arrays["h_0"].copy()),  # (4, N, H)
-    }
-    namespace.update({name: getattr(rnn, parameter) for name, parameter in WEIGHTS.items()})
-    return namespace
+    return notebook_globals(sizes, arrays, "rnn", build_module(sizes, arrays), WEIGHTS,
+                            NUM_LAYERS=NUM_LAYERS, D=D, BIDIRECTIONAL=True,
+                            BIDERECTIONAL=True)  # the tutorial's spelling, kept
 
 
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
@@ -486,23 +393,14 @@ FORBIDDEN_CALLS = (
     "_VF", "_VariableFunctions",
 )
 
-EXERCISE = Exercise(
+EXERCISE = Exercise.from_module(
+    __name__,
     name="stacked_birnn",
     function="manual_stacked_rnn",
     output_names=("output", "h_n"),
-    notebook_sizes=NOTEBOOK_SIZES,
-    case_plans=CASE_PLANS,
-    make_inputs=make_inputs,
-    reference=reference,
-    rounding_bound=rounding_bound,
-    expected_shape=expected_shape,
-    explain_shape=explain_shape,
     split_halves=scoring_parts,  # scored and located by layer and direction
     describe_sizes=describe_sizes,
-    child_module=__name__,
     nbgrader_grade_cell="test_manual_stacked_rnn",
-    mistakes=MISTAKES,
-    forbidden_calls=FORBIDDEN_CALLS,
     forbidden_message="manual_stacked_rnn must compute the stacked RNN by hand; calling the "
     "rnn module or any built-in recurrent layer or function (nn.RNN, nn.RNNCell, nn.LSTM, "
     "nn.GRU, torch.rnn_tanh, torch._VF...) is not allowed.",
