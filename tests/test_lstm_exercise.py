@@ -301,25 +301,6 @@ def test_the_child_gets_the_contracts_globals_with_the_cases_weights() -> None:
         np.testing.assert_array_equal(namespace[name].numpy(), inputs[name])
 
 
-def test_the_guards_by_hand_lstm_is_torchs_lstm() -> None:
-    """What the run-time guard would register for aten::lstm gives nn.LSTM's answer, for
-    layers, directions, batch_first and proj_size alike."""
-    torch.manual_seed(1)
-    for options in ({}, {"num_layers": 2, "bidirectional": True}, {"batch_first": True},
-                    {"proj_size": 2, "num_layers": 2}):
-        module = torch.nn.LSTM(3, 4, **options).double()
-        layers = module.num_layers * (2 if module.bidirectional else 1)
-        x = torch.randn(*((2, 5) if module.batch_first else (5, 2)), 3, dtype=torch.float64)
-        state = (torch.randn(layers, 2, module.proj_size or 4, dtype=torch.float64),
-                 torch.randn(layers, 2, 4, dtype=torch.float64))
-        with torch.no_grad():
-            output, (h_n, c_n) = module(x, state)
-            mine = lstm.by_hand_lstm(x, state, module._flat_weights, True, module.num_layers,
-                                     0.0, False, module.bidirectional, module.batch_first)
-        for got, want in zip(mine, (output, h_n, c_n), strict=True):
-            torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
-
-
 # --- Shapes, parts, nesting and localisation -----------------------------------------------
 
 SIZES = {"L": 5, "N": 2, "I": 3, "H": 7}

@@ -310,82 +310,6 @@ FORBIDDEN_CALLS = ("gru", "gru.forward", "gru.__call__",
                    "_VF", "_VariableFunctions", "RNNBase")
 
 
-# --- For the harness: what this exercise needs beyond today's Exercise fields ----------------
-# The integrator moves these into base.Exercise; until then they are plain module data.
-
-REFERENCE_NAME = "nn.GRU"  # named in messages where the bidirectional exercise says nn.RNN
-RETURNS = "(output, h_n)"  # what the function returns, in words
-SCORING_PARTS = {"output": ("output",), "h_n": ("h_n",)}  # split_halves' parts per tensor
-PART_TIME_ORDER = {"output": "forward"}  # output's part walks t = 0 .. L-1 (first divergence)
-SHAPE_MULTIPLES = (1, 2, 3)  # a hidden case may echo shapes made of these multiples of sizes
-# Names in FORBIDDEN_CALLS flagged even when only named, not called (`f = torch.gru`).
-FORBIDDEN_NAME_PREFIXES = ("_", "rnn_", "gru", "lstm")
-LOCALISE_HINTS = {
-    "output_right_h_n_wrong": "output is right but h_n is not: h_n is the state after the last "
-    "step, t = L - 1, the same values as output[-1], with shape (1, N, H).",
-    "h_n_right_output_wrong": "h_n is right but output is not: look at which state is stored "
-    "at each step of output (the new h after reading x_t).",
-}
-
-
-def heat_map_separators(sizes: Sizes) -> tuple[int, ...]:
-    """Feature indices of output's last axis where one scoring part ends and the next begins:
-    none, output is one part (the bidirectional exercise would say (H,))."""
-    return ()
-
-
-def _gru_cell_by_hand(x, h, w_ih, w_hh, b_ih, b_hh):
-    import torch
-
-    gi = x @ w_ih.T + (b_ih if b_ih is not None else 0.0)  # (N, 3H)
-    gh = h @ w_hh.T + (b_hh if b_hh is not None else 0.0)  # (N, 3H)
-    i_r, i_z, i_n = gi.chunk(3, dim=-1)
-    h_r, h_z, h_n = gh.chunk(3, dim=-1)
-    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
-    return n + z * (h - n)  # (N, H)
-
-
-def gru_input_by_hand(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
-                      batch_first):
-    """aten::gru.input by hand, for the run-time guard to put in the dispatcher in place of the
-    fused kernel (as it does for aten::rnn_tanh): the notebook's own comparison with `gru`
-    keeps working while every call is counted. params: w_ih, w_hh[, b_ih, b_hh] per layer and
-    direction, layer-major."""
-    import torch
-
-    x = input.transpose(0, 1) if batch_first else input  # (L, N, I)
-    directions = 2 if bidirectional else 1
-    per_direction = 4 if has_biases else 2
-    steps, finals = x.shape[0], []
-    for layer in range(num_layers):
-        halves = []
-        for direction in range(directions):
-            index = layer * directions + direction
-            w_ih, w_hh, *biases = params[index * per_direction:(index + 1) * per_direction]
-            b_ih, b_hh = biases if has_biases else (None, None)
-            h = hx[index]  # (N, H)
-            states = [h] * steps
-            for t in (range(steps - 1, -1, -1) if direction else range(steps)):
-                h = _gru_cell_by_hand(x[t], h, w_ih, w_hh, b_ih, b_hh)
-                states[t] = h
-            halves.append(torch.stack(states))  # (L, N, H)
-            finals.append(h)
-        x = torch.cat(halves, dim=2)  # (L, N, D*H)
-    output = x.transpose(0, 1) if batch_first else x
-    return output, torch.stack(finals)
-
-
-def gru_cell_by_hand(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
-    """aten::gru_cell by hand (nn.GRUCell), for the run-time guard."""
-    return _gru_cell_by_hand(input, hx, w_ih, w_hh, b_ih, b_hh)
-
-
-# aten overload -> by-hand kernel to count and run instead; None: count and refuse.
-GUARDED_KERNELS = {"gru.input": gru_input_by_hand, "gru.data": None,
-                   "gru_cell": gru_cell_by_hand}
-
-
 EXERCISE = Exercise.from_module(
     __name__,
     name="gru",
@@ -397,6 +321,7 @@ EXERCISE = Exercise.from_module(
     "(the gru module, nn.GRU, nn.GRUCell, torch.gru or torch._VF) or any other recurrent "
     "built-in is not allowed.",
     half_axes=HALF_AXES,
+    shape_multiples=(1, 2, 3),  # the three gates' 3H, never the LSTM's 4H
     reference_name="nn.GRU",
     returns="(output, h_n)",
     summary="one-layer GRU: nn.GRU(I, H), gates r, z, n",

@@ -303,43 +303,6 @@ def child_namespace(sizes: Sizes, arrays: Mapping[str, np.ndarray]) -> dict[str,
     return notebook_globals(sizes, arrays, "lstm", lstm, WEIGHTS, ("h_0", "c_0"), NUM_LAYERS=1)
 
 
-def by_hand_lstm(input, hx, params, has_biases: bool, num_layers: int, dropout: float,
-                 train: bool, bidirectional: bool, batch_first: bool):
-    """aten::lstm.input computed by hand, for the run-time guard to register in place of the
-    fused kernel (so that `lstm(sequence, (h_0, c_0))` at the notebook's top level still
-    works while every call is counted). Handles layers, directions and proj_size."""
-    import torch
-
-    x = input.transpose(0, 1) if batch_first else input  # (L, N, I)
-    directions = 2 if bidirectional else 1
-    per_direction = len(params) // (num_layers * directions)
-    projected = per_direction in (3, 5)  # weight_hr after the weights and biases
-    finals_h, finals_c = [], []
-    for layer in range(num_layers):
-        halves = []
-        for direction in range(directions):
-            index = layer * directions + direction
-            w_ih, w_hh, *rest = params[index * per_direction:(index + 1) * per_direction]
-            b_ih, b_hh = rest[:2] if has_biases else (0.0, 0.0)
-            w_hr = rest[-1] if projected else None
-            h, c = hx[0][index], hx[1][index]  # (N, H_out), (N, H)
-            states: list = [h] * x.shape[0]
-            for t in (range(x.shape[0] - 1, -1, -1) if direction else range(x.shape[0])):
-                i, f, g, o = (x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
-                if w_hr is not None:
-                    h = h @ w_hr.T
-                states[t] = h
-            halves.append(torch.stack(states))  # (L, N, H_out)
-            finals_h.append(h)
-            finals_c.append(c)
-        x = torch.cat(halves, dim=2)  # (L, N, D*H_out)
-    output = x.transpose(0, 1) if batch_first else x
-    return output, torch.stack(finals_h), torch.stack(finals_c)
-
-
-
 # --- Catalogued mistakes (run in the grading process, in float64) ---------------------------
 
 IN_ORDER = (0, 1, 2, 3)  # which 4H block the student reads as i, f, g and o
