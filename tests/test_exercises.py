@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from grader import exercises
@@ -210,3 +211,39 @@ def test_a_course_exercise_installed_outside_the_package_grades_a_notebook(
     # Without the course package the grader does not know the exercise: one clear line.
     plain = run_cli("check", str(notebook), "--exercise", "relu_rnn")
     assert plain.returncode == 2 and "unknown exercise 'relu_rnn'" in plain.stderr
+
+
+@pytest.mark.parametrize("name", ["bidirectional_rnn", "stacked_birnn", "lstm", "gru"])
+def test_the_shared_reference_module_never_carries_a_case_over(name: str,
+                                                               monkeypatch) -> None:
+    """References reuse one float64 module per layer and sizes; cases of alternating sizes
+    must give exactly what a module made afresh for each case gives."""
+    import torch
+
+    from grader.checking.cases import hidden_cases, make_inputs
+    from grader.exercises import torch_modules
+    from grader.exercises.shapes import sizes_of
+
+    def afresh(layer, inputs, weights, states=("h_0",), **options):
+        module = torch_modules.loaded_module(layer, sizes_of(inputs), inputs, weights,
+                                             torch.float64, **options)
+        given = [torch.from_numpy(inputs[n].astype(np.float64)) for n in ("sequence", *states)]
+        with torch.no_grad():
+            output, finals = module(given[0], given[1] if len(given) == 2 else tuple(given[1:]))
+        finals = (finals,) if len(given) == 2 else finals
+        return {"output": output.numpy(),
+                **{n[:-2] + "_n": f.numpy() for n, f in zip(states, finals, strict=True)}}
+
+    exercise = exercises.get(name)
+    module = sys.modules[exercise.child_module]
+    cases = hidden_cases(exercise, b"a test secret", 12)
+    for digest in ("a" * 64, "b" * 64):
+        for case in cases:
+            inputs = make_inputs(exercise, case, digest)
+            shared = exercise.reference(inputs)
+            monkeypatch.setattr(module, "torch_reference", afresh)
+            fresh = exercise.reference(inputs)
+            monkeypatch.undo()
+            assert shared.keys() == fresh.keys()
+            for key in shared:
+                np.testing.assert_array_equal(shared[key], fresh[key])

@@ -10,6 +10,8 @@ states ("h_0", or "h_0" and "c_0" for the LSTM's pair). torch is imported only w
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -40,14 +42,36 @@ def torch_reference(layer: str, inputs: Mapping[str, np.ndarray], weights: Mappi
     named after its initial one (h_0 -> h_n, c_0 -> c_n)."""
     import torch
 
-    module = loaded_module(layer, sizes_of(inputs), inputs, weights, torch.float64, **options)
+    sizes = sizes_of(inputs)
     sequence, *initial = (torch.from_numpy(inputs[name].astype(np.float64))
                           for name in ("sequence", *states))
-    with torch.no_grad():
+    with _REFERENCE_LOCK, torch.no_grad():  # the module is shared by the batch's threads
+        module = _reference_module(layer, sizes["I"], sizes["H"], tuple(sorted(options.items())))
+        _check_weights_cover(module, weights)
+        for global_name, parameter in weights.items():
+            getattr(module, parameter).copy_(torch.from_numpy(inputs[global_name]))
         output, finals = module(sequence, initial[0] if len(initial) == 1 else tuple(initial))
     finals = (finals,) if len(initial) == 1 else finals
     return {"output": output.numpy(),
             **{name[:-2] + "_n": final.numpy() for name, final in zip(states, finals, strict=True)}}
+
+
+_REFERENCE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=64)
+def _reference_module(layer: str, inputs: int, hidden: int, options: tuple):
+    """One float64 module per layer, sizes and options, made once per batch (making one costs
+    more than running it on a case); every parameter is overwritten before each use."""
+    import torch
+
+    return getattr(torch.nn, layer)(inputs, hidden, dtype=torch.float64, **dict(options))
+
+
+def _check_weights_cover(module, weights: Mapping[str, str]) -> None:
+    missing = {name for name, _ in module.named_parameters()} - set(weights.values())
+    if missing:
+        raise ValueError(f"the exercise's weights do not cover {sorted(missing)}")
 
 
 def notebook_globals(sizes: Sizes, arrays: Mapping[str, np.ndarray], module_name: str, module,
