@@ -7,7 +7,7 @@
    several styles, ~25 % buggy, ~5 % raising; default bidirectional_rnn; `all` mixes the four
    evenly) in a temporary folder, as <student>/<exercise>.ipynb.
 2. rnn-grader: `rnn-grader grade SUBMISSIONS --out OUT --quiet -j J` in a subprocess with
-   RNN_GRADER_SECRET set (J defaults to the number of cores, as rnn-grader's own default).
+   RNN_GRADER_SECRET set (J defaults to the number of cores + 1, as rnn-grader's own default).
    Wall time, and memory: wait4's peak RSS of the largest process, plus a /proc sampler that
    follows the tree (the grading process, the warm worker it forks submissions from, the
    per-submission processes, and the whole tree's PSS). See benchmarks/procwatch.py.
@@ -417,8 +417,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nbgrader-n", type=int, default=None,
                         help="grade only K submissions with nbgrader: the first K (with several "
                         "exercises, the first of each in turn); default all N")
-    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
-                        help="rnn-grader's -j (default: number of cores)")
+    parser.add_argument("--jobs", "-j", type=int, default=(os.cpu_count() or 1) + 1,
+                        help="rnn-grader's -j (default: number of cores + 1, as its own)")
     parser.add_argument("--workers", choices=("warm", "cold"), default="warm",
                         help="rnn-grader's --workers (default warm)")
     parser.add_argument("--seed", type=int, default=0)

@@ -257,7 +257,7 @@ def _read_secret(secret_file: Path | None) -> bytes:
 @click.option("--secret-file", type=click.Path(path_type=Path),
               help=f"File holding the hidden cases' secret (or set {SECRET_ENV}).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once (default: number of cores).")
+              help="Submissions graded at once (default: number of cores + 1).")
 @click.option("--force", is_flag=True,
               help="Regrade submissions whose results would be reused (same notebook, same "
               "grading settings).")
@@ -303,7 +303,9 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
         raise UsageProblem(str(error)) from None
     secret_id = resume.secret_id(secret)
     del secret
-    jobs = jobs or os.cpu_count() or 1
+    # One more than the cores: while a child waits on this process (reading the code, the
+    # references, the diagnosis), another child's cells keep the cores busy.
+    jobs = jobs or (os.cpu_count() or 1) + 1
     if course is not None:
         _grade_course(course, _exercise(wanted[0]), cases[wanted[0]], config, secret_id, jobs,
                       force, secret_file, allow_weak_isolation)
