@@ -120,6 +120,12 @@ def test_one_batch_grades_every_exercise_against_its_own(tmp_path: Path) -> None
     report = (out / "class_report.html").read_text(encoding="utf-8")
     for submission in rows:  # one class report for the mixed batch, a link per submission
         assert f'href="{submission}/feedback.html"' in report, submission
+    # The summary table: four unfinished notebooks are "not started", not errors.
+    header, row = [line for line in done.stdout.splitlines() if "│" in line or "┃" in line]
+    cells = dict(zip([c.strip() for c in header.split("┃")[1:-1]],
+                     [c.strip() for c in row.split("│")[1:-1]], strict=True))
+    assert (cells["submissions"], cells["full marks"], cells["not started"],
+            cells["errors"]) == ("8", "4", "4", "0"), cells
 
 
 @pytest.mark.parametrize("name", NAMES)

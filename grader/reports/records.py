@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from grader.results import GRADED, CaseResult, SubmissionResult
+from grader.results import GRADED, NOT_IMPLEMENTED, CaseResult, SubmissionResult
 
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.csv"
@@ -153,7 +153,8 @@ def write_summary(out: Path, rows: list[dict[str, Any]]) -> Path:
 def batch_statistics(rows: list[dict[str, Any]]) -> dict[str, float]:
     scores = [float(row["score"]) for row in rows]
     full = sum(float(row["score"]) >= float(row["max_score"]) for row in rows)
-    errors = sum(row["status"] != GRADED for row in rows)
+    unfinished = sum(row["status"] == NOT_IMPLEMENTED for row in rows)
+    errors = sum(row["status"] not in (GRADED, NOT_IMPLEMENTED) for row in rows)
     return {"count": len(rows), "mean": statistics.fmean(scores) if scores else 0.0,
             "median": statistics.median(scores) if scores else 0.0,
-            "full_marks": full, "errors": errors}
+            "full_marks": full, "unfinished": unfinished, "errors": errors}

@@ -106,8 +106,11 @@ def _notice(console: Console, told) -> None:
 
 def print_batch_summary(stats: dict[str, float], console: Console) -> None:
     table = Table(title="Batch summary")
-    for column in ("submissions", "mean", "median", "full marks", "errors"):
+    # "not started": the function still raises NotImplementedError; "errors": everything else
+    # that kept a submission from being graded on its cases (crashes, limits, invalid files).
+    for column in ("submissions", "mean", "median", "full marks", "not started", "errors"):
         table.add_column(column, justify="right")
     table.add_row(str(int(stats["count"])), f"{stats['mean']:.2f}", f"{stats['median']:.2f}",
-                  str(int(stats["full_marks"])), str(int(stats["errors"])))
+                  str(int(stats["full_marks"])), str(int(stats["unfinished"])),
+                  str(int(stats["errors"])))
     console.print(table)
