@@ -102,9 +102,9 @@ def clean_env(scratch: Path) -> dict[str, str]:
 # --- rnn-grader ----------------------------------------------------------------------------
 
 def run_rnn_grader(submissions: Path, out: Path, jobs: int, env: dict[str, str],
-                   workers: str = "warm") -> Measurement:
+                   workers: str = "warm", extra: tuple[str, ...] = ()) -> Measurement:
     command = [tool("rnn-grader"), "grade", str(submissions), "--out", str(out), "--quiet",
-               "-j", str(jobs), "--workers", workers]
+               "-j", str(jobs), "--workers", workers, *extra]
     log = out.parent / f"{out.name}.log"
     with open(log, "wb") as stream:
         measurement = run_measured(command, env=dict(env, RNN_GRADER_SECRET=SECRET),
