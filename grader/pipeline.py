@@ -151,11 +151,13 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
     digest = result.notebook_sha256 = notebook_sha256(path)
     with Sandbox(context, limits, plan.protected_paths, plan.allow_weak) as sandbox:
         # Read the code and draw the cases while the child forks and confines itself.
-        forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
-        result.review = review_findings(notebook)  # for the instructor; the score is the cases'
-        prepared = plan.prepare(digest)
         cells = {cell.index: cell.source for cell in notebook.cells}
         labels = cell_words.labels_of(path, notebook)
+        forbidden = forbidden_uses(notebook, exercise.function, exercise.forbidden_calls)
+        # For the instructor, in the words Jupyter shows; the score is the cases'.
+        result.review = [cell_words.as_jupyter_shows(finding, labels)
+                         for finding in review_findings(notebook)]
+        prepared = plan.prepare(digest)
         try:
             ran = _run_cells(sandbox, notebook, plan)
         except SandboxFailure as failure:

@@ -120,6 +120,24 @@ def test_a_warm_child_starts_as_a_fresh_interpreter_would(tmp_path: Path) -> Non
     assert printed["warm"] == printed["cold"]
 
 
+def test_review_findings_name_cells_as_jupyter_shows_them(tmp_path: Path) -> None:
+    """The instructor finds flagged code the way Jupyter shows it: the code cell's position
+    among code cells and its first line, not a count of every cell."""
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_markdown_cell("A note first."))
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("import gc\nobjects = gc.get_objects()"))
+    path = tmp_path / "flagged" / "bidirectional_rnn.ipynb"
+    path.parent.mkdir()
+    nbformat.write(notebook, path)
+    out = tmp_path / "out"
+    finished = run_cli("grade", str(path), "--out", str(out),
+                       env={"RNN_GRADER_SECRET": TEST_SECRET})
+    assert finished.returncode == 0, finished.stderr
+    review = json.loads(next(out.glob("*/results.json")).read_text())["extra_data"]["review"]
+    assert review and all(finding.startswith("code cell 1 (`import gc`), line ")
+                          for finding in review), review
+
+
 def test_progress_falls_back_to_plain_lines_and_quiet_silences_it(tmp_path: Path) -> None:
     secret = {"RNN_GRADER_SECRET": TEST_SECRET}
     piped = run_cli("grade", str(SOLUTION), "--out", str(tmp_path / "a"), env=secret)

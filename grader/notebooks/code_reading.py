@@ -14,8 +14,8 @@ Two questions, both answered from the source (IPython syntax transformed, then P
   `sys.modules`, the grader's own package, builtins, exec of computed code, patching libraries,
   processes, pickle)? Those are reported for an instructor to look at; they change no score.
 
-Findings are strings "cell C, line L: what", C counted among all of the notebook's cells from 1
-(as in the grader's other messages), L within the cell.
+Findings are strings "cell C, line L: what", C counted among all of the notebook's cells from 1,
+L within the cell; the pipeline words them as Jupyter shows the cell (cells.as_jupyter_shows).
 """
 
 from __future__ import annotations
