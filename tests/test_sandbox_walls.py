@@ -10,6 +10,7 @@ user, are in test_hostile_e2e.py.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -98,3 +99,33 @@ def test_every_required_layer_is_measured_from_outside(probed) -> None:
 def test_as_root_it_gets_its_own_uid_and_namespaces(probed) -> None:
     for layer in ("own_uid", "pid_namespace", "mount_namespace", "network_namespace"):
         assert probed.isolation.get(layer), (layer, probed.isolation)
+
+
+def _processes_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_student_that_will_not_exit_ends_with_its_submission(tmp_path: Path) -> None:
+    """A notebook that stops its own process from exiting (os._exit replaced) is ended when its
+    submission's grading returns, not when the batch does: its supervisor is made to end it."""
+    marker = "rg-no-exit"  # at most 15 characters: the kernel cuts a process name there
+    notebook = nbformat.read(SOLUTION, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(
+        f"import ctypes, os, time\nctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)\n"
+        "os._exit = lambda code: time.sleep(3600)"))
+    path = tmp_path / "bidirectional_rnn.ipynb"
+    nbformat.write(notebook, str(path))
+    plan = GradingPlan(EXERCISE, public_cases(EXERCISE), Config())
+    result = grade_submission(path, "will-not-exit", plan, worker_context("fork"))
+    assert result.score == result.max_score, result.message
+    deadline = time.monotonic() + 2.0  # SIGKILL is delivered at once; reaping takes a moment
+    while _processes_named(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_named(marker) == []

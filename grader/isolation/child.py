@@ -90,6 +90,7 @@ def supervise(channel: int, status: int, workdir: str, outdir: str,
         _, ended = os.waitpid(pid, 0)
     except ChildProcessError:
         ended = signal.SIGKILL
+    student.clear()  # reaped: its PID may be reused, the SIGTERM handler must not aim at it
     _kill_everything(pid)
     wire.send_frame(status, wire.dumps(_describe_status(ended)))
 

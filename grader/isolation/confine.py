@@ -25,6 +25,7 @@ import ctypes
 import errno
 import os
 import resource
+import signal
 import sys
 from typing import Any
 
@@ -37,7 +38,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x20000, 0x4000000, 0x80
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 MNT_DETACH = 2
-PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 38, 4, 24
+PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_PDEATHSIG = 38, 4, 24, 1
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 OPEN_FILES = 256
 # What Python, torch and the C library may read beyond the interpreter's own folders.
@@ -70,6 +71,9 @@ def confine(keep_fds: list[int], outdir: str, sandbox_workdir: str, limits: dict
     # A uid of its own only where it can still read the interpreter (mounts re-expose it).
     readable = namespaces or not any(_closed_ancestor(root) for root in import_roots())
     _drop_privileges(workdir, limits.get("uid") if readable else None)
+    # Set after the uid change, which clears it: should the supervisor die, so does this
+    # process (and, as PID 1 of its namespace, everything in it).
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     os.chdir(workdir)
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise ConfinementError("no_new_privs could not be set")

@@ -162,19 +162,20 @@ class Sandbox:
         """The supervisor's measurement of the walls, before any student code ran; raises
         when the student process was refused for a missing layer."""
         if self.isolation is None:
-            self.isolation = self._read_status(ISOLATION_SECONDS).get("isolation", {})
+            self.isolation = (self._read_status(ISOLATION_SECONDS) or {}).get("isolation", {})
         if self.isolation.get("refused") or self.isolation.get("error") or not self.isolation:
             missing = ", ".join(self.isolation.get("refused", [])) or "unknown"
             raise SandboxFailure("isolation", "the sandbox could not be set up "
                                  f"(missing: {missing}); the instructor has the details")
         return self.isolation
 
-    def _read_status(self, seconds: float) -> dict[str, Any]:
+    def _read_status(self, seconds: float) -> dict[str, Any] | None:
+        """The supervisor's next report; None when none came in time (or it was unreadable)."""
         try:
             raw = wire.receive_frame(self.status.fileno(), 65536, time.monotonic() + seconds)
             return wire.loads(raw)
         except wire.WireError:
-            return {}
+            return None
 
     def death(self) -> SandboxFailure:
         """Say how the child ended, from its supervisor's account."""
@@ -193,8 +194,12 @@ class Sandbox:
                               "(sys.exit, os._exit or a crash) before it answered")
 
     def wait_for_status(self, seconds: float) -> None:
+        """Read the supervisor's reports still due: `ended` stays None until one arrives."""
         if self.isolation is None:
-            self.isolation = self._read_status(seconds).get("isolation", {})
+            first = self._read_status(seconds)
+            if first is None:
+                return
+            self.isolation = first.get("isolation", {})
         if self.ended is None:
             self.ended = self._read_status(seconds)
 
