@@ -95,7 +95,9 @@ def test_parallel_cold_and_warm_batches_give_identical_results(tmp_path: Path) -
 FIRST_CELL_PROBE = (
     "import torch\n"
     "print('count', get_ipython().execution_count, 'inputs', len(In))\n"
-    "print('names', sorted(n for n in globals() if not n.startswith('_') and n != 'torch'))\n")
+    "print('names', sorted(n for n in globals() if not n.startswith('_') and n != 'torch'))\n"
+    "print('last inputs', repr(_i), repr(_ii), repr(_iii))\n"
+    "print('unwritten history', len(get_ipython().history_manager.db_input_cache))\n")
 
 
 def test_a_warm_child_starts_as_a_fresh_interpreter_would(tmp_path: Path) -> None:
@@ -117,6 +119,7 @@ def test_a_warm_child_starts_as_a_fresh_interpreter_would(tmp_path: Path) -> Non
         assert result["score"] == 24
         printed[mode] = result["extra_data"]["stdout"].split("Out[", 1)[0]
     assert "names ['In', 'Out', 'exit', 'get_ipython', 'open', 'quit']" in printed["warm"]
+    assert "last inputs '' '' ''" in printed["warm"]
     assert printed["warm"] == printed["cold"]
 
 

@@ -552,3 +552,14 @@ def test_the_class_report_imports_no_plotting_library(tmp_path) -> None:
                           env={**os.environ, "PYTHONPATH": path}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["[]", "2", "[]"]
+
+
+def test_batch_summary_counts_only_untouched_notebooks_as_not_started() -> None:
+    from grader.reports.records import batch_statistics
+
+    rows = [{"score": 24, "max_score": 24, "status": "graded"},
+            {"score": 0, "max_score": 24, "status": "not_implemented"},
+            {"score": 16, "max_score": 24, "status": "not_implemented"},  # partly done
+            {"score": 0, "max_score": 24, "status": "timeout"}]
+    stats = batch_statistics(rows)
+    assert (stats["full_marks"], stats["unfinished"], stats["errors"]) == (1, 1, 2)

@@ -45,8 +45,13 @@ torch.set_num_threads(1)
 _shell = child.warm_shell()
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     for _cell in WARM_UP_CELLS:
-        _shell.run_cell(_cell, store_history=True)
+        _shell.run_cell(_cell, store_history=True).raise_error()  # ours: it must not fail
 _shell.reset(new_session=True)  # In[1] again, an empty namespace, as in a fresh interpreter
+# What reset leaves of the history: the last inputs (_i, _ii, _iii) and the unwritten cache.
+_history = _shell.history_manager
+_history._i00 = _history._i = _history._ii = _history._iii = ""
+_history.db_input_cache.clear()
+_history.db_output_cache.clear()
 torch.manual_seed(torch.initial_seed())  # the generator as a fresh interpreter has it
 child.warm_guard()  # after the warm-up: it counts no call of ours
 # Children never collect what the worker holds: their garbage collector would otherwise walk

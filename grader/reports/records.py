@@ -153,8 +153,11 @@ def write_summary(out: Path, rows: list[dict[str, Any]]) -> Path:
 def batch_statistics(rows: list[dict[str, Any]]) -> dict[str, float]:
     scores = [float(row["score"]) for row in rows]
     full = sum(float(row["score"]) >= float(row["max_score"]) for row in rows)
-    unfinished = sum(row["status"] == NOT_IMPLEMENTED for row in rows)
-    errors = sum(row["status"] not in (GRADED, NOT_IMPLEMENTED) for row in rows)
+    # Not started: nothing done yet. A notebook that scores on some cases and raises
+    # NotImplementedError on others is partly done, and counted with the errors.
+    unfinished = sum(row["status"] == NOT_IMPLEMENTED and float(row["score"]) == 0
+                     for row in rows)
+    errors = sum(row["status"] != GRADED for row in rows) - unfinished
     return {"count": len(rows), "mean": statistics.fmean(scores) if scores else 0.0,
             "median": statistics.median(scores) if scores else 0.0,
             "full_marks": full, "unfinished": unfinished, "errors": errors}
