@@ -106,7 +106,10 @@ echo "{name} $*" >> "$SETUP_LOG"
 """
 PYTHON_STAND_IN = STAND_IN + """if [ "$1 $2" = "-m venv" ]; then
     mkdir -p "$3/bin" && cp "$STAND_INS/pip" "$3/bin/pip"
+    cp "$STAND_INS/venv-python" "$3/bin/python"
 fi
+"""
+VENV_PYTHON_STAND_IN = STAND_IN + """[ -z "${EXERCISE_MISSING:-}" ]
 """
 PIP_STAND_IN = STAND_IN + """if [ -n "${PIP_REFUSES:-}" ] && [[ "$*" == *"$PIP_REFUSES"* ]]; then
     exit 1
@@ -119,8 +122,9 @@ def _run_setup(archive: Path, tmp_path: Path, **env: str) -> tuple[int, list[str
     stand_ins = tmp_path / "bin"
     stand_ins.mkdir()
     for name, text in (("apt-get", STAND_IN), ("python3", PYTHON_STAND_IN),
-                       ("pip", PIP_STAND_IN)):
-        (stand_ins / name).write_text(text.replace("{name}", name))
+                       ("pip", PIP_STAND_IN), ("venv-python", VENV_PYTHON_STAND_IN)):
+        shown = "python" if name == "venv-python" else name
+        (stand_ins / name).write_text(text.replace("{name}", shown))
         (stand_ins / name).chmod(0o755)
     log = tmp_path / "setup.log"
     done = subprocess.run(
@@ -180,8 +184,12 @@ def test_a_course_exercise_travels_in_the_archive_and_grades_there(
     # setup.sh installs the package after the grader, without dependencies (so never torch).
     code, calls, stderr = _run_setup(course_archive, tmp_path / "setup")
     assert code == 0, stderr
-    assert calls[-2:] == ["pip install numpy TMP/autograder/source/rnn-grader",
-                          "pip install --no-deps TMP/autograder/source/exercise-package"]
+    assert calls[-3:-1] == ["pip install numpy TMP/autograder/source/rnn-grader",
+                            "pip install --no-deps TMP/autograder/source/exercise-package"]
+    # ... then checks that the exercise loads, and fails the image's build if it does not.
+    assert calls[-1].startswith("python -c ") and calls[-1].endswith(" relu_rnn"), calls[-1]
+    code, _, stderr = _run_setup(course_archive, tmp_path / "broken", EXERCISE_MISSING="1")
+    assert code == 1 and "its exercise does not load" in stderr, stderr
     # That install, for real, from the unpacked archive; then run_autograder grades with it.
     notebook = (COURSE_EXERCISE / "notebook" / "relu_rnn.ipynb").read_bytes()
     root = _autograder_root(course_archive, tmp_path, notebook, "relu_rnn.ipynb")

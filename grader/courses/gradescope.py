@@ -58,6 +58,12 @@ PACKAGE_FOLDER = "exercise-package"  # in the archive: the course package of the
 INSTALL_PACKAGE_SH = f"""# The course's exercise package, after the grader, without dependencies:
 # the grader brought numpy and torch; pip never resolves torch by itself (the CUDA build).
 "$VENV/bin/pip" install --no-deps "$SOURCE/{PACKAGE_FOLDER}"
+# The image is useless if the exercise cannot be loaded: fail its build now, saying why.
+"$VENV/bin/python" -c 'import sys; from grader import exercises; exercises.get(sys.argv[1])' \
+    "$(cat "$SOURCE/exercise")" || {{
+    echo "setup.sh: the course's exercise package is installed but its exercise does not load" >&2
+    exit 1
+}}
 """
 LEFT_OUT = ("__pycache__", "build", "dist")  # besides hidden files, *.egg-info and virtualenvs
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -156,8 +162,16 @@ def _package_files(folder: Path) -> list[Path]:
         subfolders[:] = sorted(name for name in subfolders
                                if not _left_out(Path(directory) / name))
         files += [Path(directory) / name for name in sorted(names)
-                  if not name.startswith(".") and not name.endswith(".pyc")]
+                  if not name.startswith(".") and not name.endswith(".pyc")
+                  and not (Path(directory) / name).is_symlink()]  # nothing from outside it
     return files
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ArchiveError(f"cannot read {path}: {error.strerror}") from None
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -190,7 +204,7 @@ def build_archive(project: Path, secret: bytes, config_path: Path | None,
             _add(archive, f"rnn-grader/{name}", (project / name).read_bytes())
         for path in _package_files(course_package) if course_package is not None else ():
             _add(archive, f"{PACKAGE_FOLDER}/{path.relative_to(course_package).as_posix()}",
-                 path.read_bytes())
+                 _read(path))
     return buffer.getvalue()
 
 
