@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nbgrader-n", type=int, default=None,
                         help="grade only K submissions with nbgrader: the first K (with several "
                         "exercises, the first of each in turn); default all N")
-    parser.add_argument("--jobs", "-j", type=int, default=(os.cpu_count() or 1) + 1,
+    parser.add_argument("--jobs", "-j", type=int, default=len(os.sched_getaffinity(0)) + 1,
                         help="rnn-grader's -j (default: number of cores + 1, as its own)")
     parser.add_argument("--workers", choices=("warm", "cold"), default="warm",
                         help="rnn-grader's --workers (default warm)")

@@ -69,7 +69,7 @@ def statuses(out: Path, names: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=60, help="submissions (default 60)")
-    parser.add_argument("--jobs", "-j", type=int, default=(os.cpu_count() or 1) + 1)
+    parser.add_argument("--jobs", "-j", type=int, default=len(os.sched_getaffinity(0)) + 1)
     parser.add_argument("--seed", type=int, default=0)
     add_exercise_option(parser)
     args = parser.parse_args(argv)

@@ -305,7 +305,7 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     del secret
     # One more than the cores: while a child waits on this process (reading the code, the
     # references, the diagnosis), another child's cells keep the cores busy.
-    jobs = jobs or (os.cpu_count() or 1) + 1
+    jobs = jobs or len(os.sched_getaffinity(0)) + 1  # the cores this process may use
     if course is not None:
         _grade_course(course, _exercise(wanted[0]), cases[wanted[0]], config, secret_id, jobs,
                       force, secret_file, allow_weak_isolation)
