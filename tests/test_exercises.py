@@ -219,6 +219,25 @@ def test_a_course_exercise_installed_outside_the_package_grades_a_notebook(
     assert plain.returncode == 2 and "unknown exercise 'relu_rnn'" in plain.stderr
 
 
+def test_a_notebook_calling_a_course_exercises_own_reference_is_listed_for_review(
+        course_package: Path, tmp_path: Path) -> None:
+    """The course's exercise module is importable from the student's process (its child side
+    runs there): code that imports it is shown to the instructor."""
+    env = {"PYTHONPATH": python_path(course_package), "RNN_GRADER_SECRET": TEST_SECRET}
+    notebook = nbformat.read(COURSE_EXERCISE / "notebook" / "relu_rnn.ipynb", as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "from course_peephole import relu_rnn as course\nanswer = course.run"))
+    path = tmp_path / "carol" / "relu_rnn.ipynb"
+    path.parent.mkdir()
+    nbformat.write(notebook, path)
+    graded = run_cli("grade", str(path), "--out", str(tmp_path / "out"), env=env)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    review = json.loads(next((tmp_path / "out").glob("*/results.json")).read_text())[
+        "extra_data"]["review"]
+    assert any("reaches into an installed exercise's own code" in line for line in review), \
+        review
+
+
 @pytest.mark.parametrize("name", ["bidirectional_rnn", "stacked_birnn", "lstm", "gru"])
 def test_the_shared_reference_module_never_carries_a_case_over(name: str,
                                                                monkeypatch) -> None:

@@ -1128,7 +1128,20 @@ def _review_path(path: str) -> str | None:
     for pattern, reason in _REVIEW_PATTERNS:
         if pattern.fullmatch(path):
             return reason
-    return None
+    return EXERCISE_CODE if head in _exercise_packages() else None
+
+
+EXERCISE_CODE = "reaches into an installed exercise's own code (its reference and mistakes)"
+
+
+@functools.cache
+def _exercise_packages() -> frozenset[str]:
+    """The top-level packages of the installed exercises (a course's own included): their
+    modules hold a reference the student's process could import and call."""
+    from grader import exercises
+
+    return frozenset(exercises.target(name).partition(":")[0].partition(".")[0]
+                     for name in exercises.names())
 
 
 def _safe_prefix(prefix: str) -> bool:
