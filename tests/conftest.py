@@ -103,3 +103,15 @@ def visible_text(results: dict) -> str:
         output = html_text(output)
     return "\n".join([output] + [f"{test.get('name', '')}\n{test.get('output', '')}"
                                  for test in results.get("tests", [])])
+
+
+def processes_named(name: str) -> list[int]:
+    """PIDs of the processes whose name (/proc/PID/comm, cut at 15 characters) is `name`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from tests.conftest import ASSIGNMENT, SOLUTION, TEST_SECRET, run_cli
+from tests.conftest import ASSIGNMENT, SOLUTION, TEST_SECRET, processes_named, run_cli
 
 OTHER_SECRET = "another-secret-for-hidden-cases"
 
@@ -151,17 +151,6 @@ def _hung_notebook(path: Path, marker: str) -> None:
     nbformat.write(notebook, str(path))
 
 
-def _processes_named(name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def _wait_for(condition, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -183,11 +172,11 @@ def test_ctrl_c_ends_the_hung_child_at_once_and_writes_what_finished(tmp_path: P
     grader = subprocess.Popen(command, env={**os.environ, "RNN_GRADER_SECRET": TEST_SECRET},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for(lambda: _processes_named(marker), 120), "the hung notebook never ran"
+        assert _wait_for(lambda: processes_named(marker), 120), "the hung notebook never ran"
         assert (out / "a_done" / "results.json").is_file()
         interrupted = time.monotonic()
         grader.send_signal(signal.SIGINT)
-        assert _wait_for(lambda: not _processes_named(marker), 2.0), \
+        assert _wait_for(lambda: not processes_named(marker), 2.0), \
             "the hung notebook's process outlived Ctrl+C by 2 s"
         stdout, stderr = grader.communicate(timeout=30)
         seconds = time.monotonic() - interrupted
@@ -195,7 +184,7 @@ def test_ctrl_c_ends_the_hung_child_at_once_and_writes_what_finished(tmp_path: P
         if grader.poll() is None:
             grader.kill()
             grader.wait()
-        for pid in _processes_named(marker):
+        for pid in processes_named(marker):
             os.kill(pid, signal.SIGKILL)
     assert grader.returncode == 130, stderr
     assert seconds < 10, f"exit {seconds:.1f} s after Ctrl+C"

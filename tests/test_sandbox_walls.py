@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import SOLUTION
+from conftest import SOLUTION, processes_named
 
 from grader.checking.cases import public_cases
 from grader.config import Config
@@ -101,17 +101,6 @@ def test_as_root_it_gets_its_own_uid_and_namespaces(probed) -> None:
         assert probed.isolation.get(layer), (layer, probed.isolation)
 
 
-def _processes_named(name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
 def test_a_student_that_will_not_exit_ends_with_its_submission(tmp_path: Path) -> None:
     """A notebook that stops its own process from exiting (os._exit replaced) is ended when its
     submission's grading returns, not when the batch does: its supervisor is made to end it."""
@@ -126,6 +115,6 @@ def test_a_student_that_will_not_exit_ends_with_its_submission(tmp_path: Path) -
     result = grade_submission(path, "will-not-exit", plan, worker_context("fork"))
     assert result.score == result.max_score, result.message
     deadline = time.monotonic() + 2.0  # SIGKILL is delivered at once; reaping takes a moment
-    while _processes_named(marker) and time.monotonic() < deadline:
+    while processes_named(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _processes_named(marker) == []
+    assert processes_named(marker) == []
