@@ -125,7 +125,7 @@ class SubmissionResult:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
-    # The walls the supervisor measured around the student process (isolation.py).
+    # The walls the grading process measured around the student process (layers.py).
     isolation: dict[str, object] = field(default_factory=dict)
     grader_log: str = ""  # the grader's own failures inside the child: instructor only
     notebook_sha256: str = ""  # of the file graded; with the secret, it makes hidden inputs

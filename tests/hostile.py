@@ -611,8 +611,8 @@ DETACHED = (
         "        os.execvp('sleep', ['sleep', '987653'])\n"
         "    os._exit(0)\n"
         "os.waitpid(pid, 0)\n")),
-    # The supervisor is the one that kills what the submission leaves behind: kill it first.
-    HostileEntry("detached_after_killing_supervisor", score=24.0, review=("processes",),
+    # The student's parent (the worker) reaps and reports: try to kill it first.
+    HostileEntry("detached_after_killing_parent", score=24.0, review=("processes",),
                  top_level=(
         "import os, signal, subprocess\n"
         "os.kill(os.getppid(), signal.SIGKILL)\n"

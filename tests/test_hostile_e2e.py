@@ -50,7 +50,8 @@ JOBS = 2
 NOTEBOOK_SECONDS, CALL_SECONDS, MEMORY_MB = 10, 3, 512
 HIDDEN_CASES = 6
 # Per submission, beyond the time its limits grant: starting its child, tearing it down
-# (the sandbox waits up to 2 + 2 s for a supervisor, 5 s for a dead child's story), reports.
+# (the sandbox waits up to 2 + 2 s for a student process to end, 5 s for a dead one's
+# story), reports.
 TEARDOWN_SECONDS = 10
 STARTUP_SECONDS = 60  # the grading process and the warm worker importing torch
 ALLOWED_SUFFIXES = (".html", ".csv", ".png")

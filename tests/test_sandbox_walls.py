@@ -1,8 +1,8 @@
 """A test per wall: from inside a graded notebook, try to cross it, and check it held.
 
 One notebook tries every crossing in a top-level cell and prints ALLOWED or REFUSED for each;
-the grading (a plain fork of this process, as `check` does) must record every REFUSED, the
-supervisor's measurement must show every required layer, and the solution after the probes
+the grading (a worker forked from this process, as `check` does) must record every REFUSED, the
+grading process's measurement must show every required layer, and the solution after the probes
 must still score. The same attempts, graded in a parallel batch as root and as an ordinary
 user, are in test_hostile_e2e.py.
 """
@@ -103,7 +103,8 @@ def test_as_root_it_gets_its_own_uid_and_namespaces(probed) -> None:
 
 def test_a_student_that_will_not_exit_ends_with_its_submission(tmp_path: Path) -> None:
     """A notebook that stops its own process from exiting (os._exit replaced) is ended when its
-    submission's grading returns, not when the batch does: its supervisor is made to end it."""
+    submission's grading returns, not when the batch does: the grading process kills it through
+    its pidfd."""
     marker = "rg-no-exit"  # at most 15 characters: the kernel cuts a process name there
     notebook = nbformat.read(SOLUTION, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(

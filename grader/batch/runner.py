@@ -12,7 +12,6 @@ import json
 import signal
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from grader.batch import resume
 from grader.batch.discover import Submission
+from grader.isolation.sandbox import Workers
 from grader.pipeline import GradingPlan, Plans, grade_submission, plan_of
 from grader.reports import records
 from grader.reports.pages import write_feedback
@@ -70,44 +70,13 @@ def foreign_results(submissions: Sequence[Submission], out: Path) -> list[str]:
                   if path.parent.name not in ours)
 
 
-class _TrackingContext:
-    """The multiprocessing context sandboxes start their children from, remembering each child
-    so that an interrupted batch can end them (what Sandbox.stop does: terminate the trusted
-    supervisor, which kills everything the submission started)."""
-
-    def __init__(self, context: Any) -> None:
-        self._context = context
-        self._children: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._ended: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    def Process(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - multiprocessing's name
-        process = self._context.Process(*args, **kwargs)
-        with self._lock:
-            self._children.add(process)
-        return process
-
-    def end_children(self) -> None:
-        """Terminate every child started so far (once each; one not started yet is left for
-        the next call)."""
-        with self._lock:
-            children = [child for child in self._children
-                        if child.pid is not None and child not in self._ended]
-            self._ended.update(children)
-        for process in children:
-            process.terminate()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
-def grade_batch(submissions: Sequence[Submission], plans: GradingPlan | Plans, context: Any,
+def grade_batch(submissions: Sequence[Submission], plans: GradingPlan | Plans, context: Workers,
                 out: Path, jobs: int, on_done: Callable[[SubmissionResult], None]) -> None:
     """Grade in `jobs` parallel children, each submission on its exercise's plan; write each
     result as soon as it is known. Raises BatchInterrupted on Ctrl+C, once the children in
     flight have ended."""
     plans.warm_up()  # what every submission shares is prepared before the threads start
-    tracking, stop, busy = _TrackingContext(context), threading.Event(), _Count()
+    stop, busy = threading.Event(), _Count()
 
     def grade_one(submission: Submission) -> SubmissionResult | None:
         with busy:
@@ -115,7 +84,7 @@ def grade_batch(submissions: Sequence[Submission], plans: GradingPlan | Plans, c
                 return None
             plan = plan_of(plans, submission)
             digest = submission.digest()
-            result = _grade(submission, plan, tracking)
+            result = _grade(submission, plan, context)
             if stop.is_set():
                 return None  # ended by Ctrl+C: not this submission's result
             provenance = {"notebook_sha256": digest, **fingerprint(plan)}
@@ -137,7 +106,7 @@ def grade_batch(submissions: Sequence[Submission], plans: GradingPlan | Plans, c
                         on_done(result)
                     running |= {pool.submit(grade_one, s) for s in itertools.islice(waiting, 1)}
         except KeyboardInterrupt:
-            _stop(stop, pool, tracking, busy)
+            _stop(stop, pool, context, busy)
             raise BatchInterrupted from None
 
 
@@ -156,7 +125,7 @@ class _Count:
             self.value -= 1
 
 
-def _stop(stop: threading.Event, pool: ThreadPoolExecutor, tracking: _TrackingContext,
+def _stop(stop: threading.Event, pool: ThreadPoolExecutor, context: Workers,
           busy: _Count) -> None:
     """Cancel what has not started, end every child in flight, wait for their threads (a child
     starting at the moment of one sweep is caught by the next). A second Ctrl+C does not cut
@@ -167,14 +136,14 @@ def _stop(stop: threading.Event, pool: ThreadPoolExecutor, tracking: _TrackingCo
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         while busy.value:
-            tracking.end_children()
+            context.end_students()
             time.sleep(0.05)
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
 
 
-def _grade(submission: Submission, plan: GradingPlan, context: Any) -> SubmissionResult:
+def _grade(submission: Submission, plan: GradingPlan, context: Workers) -> SubmissionResult:
     if submission.problem:
         return _not_graded(submission, plan)
     result = grade_submission(submission.path, submission.name, plan, context)

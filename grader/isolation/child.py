@@ -1,28 +1,21 @@
-"""The child's side of the sandbox: put up the walls, run the student's cells, answer calls.
+"""The student process: put up the walls, run the student's cells, answer calls.
 
-This module runs inside processes forked per submission from a warm worker that has already
-imported torch and IPython. Such a process holds no secret, no hidden seed and no reference:
-only the case inputs it is sent. Two processes per submission:
-
-    supervisor  trusted; a subreaper in its own session (and, where the machine allows, the
-                parent of a new user and PID namespace); it measures the student process's
-                walls from /proc before letting its code start, then waits for it and kills
-                whatever is left
-    student     confined (confine.py) before the first line of student code; runs the cells
-                with IPython (magics work) and serves framed JSON requests (wire.py)
+One process per submission, forked by the worker (worker.py), which has already imported torch
+and IPython. It holds no secret, no hidden seed and no reference: only the case inputs it is
+sent. It confines itself (confine.py) before the first line of student code, tells the grading
+process it is ready, and waits for the go-ahead: the grading process first measures its walls
+from /proc (layers.py). Then it runs the cells with IPython (magics work) and serves framed
+JSON requests (wire.py) until "bye".
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import importlib
 import linecache
 import os
-import signal
 import sys
-import time
 import traceback
 from typing import Any
 
@@ -30,17 +23,12 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from grader.isolation import layers, wire
+from grader.isolation import wire
 from grader.isolation.builtin_guard import BuiltinRnnGuard
 from grader.isolation.confine import confine
 
-PR_SET_CHILD_SUBREAPER = 36
-CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
-READY_SECONDS = 30.0  # confinement is milliseconds; this only bounds a wedged start
 MAX_REQUEST_BYTES = 256 * 2**20
-STUDENT_FDS = 6  # stdin, stdout, stderr, the channel, the grader log, the go-ahead pipe
 _detach = torch._C.TensorBase.detach  # bound before student code runs, so it cannot be patched
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 _warm_guard: list[BuiltinRnnGuard] = []  # installed once in the warm worker, inherited by forks
@@ -53,7 +41,7 @@ def warm_guard() -> None:
 
 
 def warm_shell() -> InteractiveShell:
-    """The IPython shell, created once in the warm worker and inherited by every fork."""
+    """The IPython shell, created once in the worker and inherited by every fork."""
     config = Config()
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
@@ -61,152 +49,10 @@ def warm_shell() -> InteractiveShell:
     return InteractiveShell.instance(config=config)
 
 
-# --- supervisor ----------------------------------------------------------------------------
-
-def supervise(channel: int, status: int, workdir: str, outdir: str,
-              limits: dict[str, Any]) -> None:
-    """Entry point of the forked child: start the student process, measure its walls, let it
-    run or refuse it, clean up after it; report on `status` (framed JSON)."""
-    os.setsid()
-    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    outside = layers.namespace_ids()
-    in_user_namespace = _new_namespaces()
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    student: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: student and _kill(student[0]))
-    pid = os.fork()
-    if pid == 0:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        for fd in (status, ready_r, go_w):
-            os.close(fd)
-        _student_main(channel, ready_w, go_r, workdir, outdir, limits, in_user_namespace)
-    student.append(pid)
-    for fd in (channel, ready_w, go_r):
-        os.close(fd)
-    measured = _admit(pid, ready_r, go_w, outside, limits)
-    wire.send_frame(status, wire.dumps({"isolation": measured}))
-    try:
-        _, ended = os.waitpid(pid, 0)
-    except ChildProcessError:
-        ended = signal.SIGKILL
-    student.clear()  # reaped: its PID may be reused, the SIGTERM handler must not aim at it
-    _kill_everything(pid)
-    wire.send_frame(status, wire.dumps(_describe_status(ended)))
-
-
-def _new_namespaces() -> bool:
-    """A PID namespace for the student (root); for anyone else a user namespace too, where
-    the kernel allows it. Returns whether we are now in a new user namespace."""
-    if os.geteuid() == 0:
-        _libc.unshare(CLONE_NEWPID)
-        return False
-    uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
-        return False
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
-                       ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as mapping:
-            mapping.write(text)
-    return True
-
-
-def _admit(pid: int, ready_r: int, go_w: int, outside: dict[str, str],
-           limits: dict[str, Any]) -> dict[str, Any]:
-    """Wait until the student process has confined itself, measure it from outside, and let
-    its code start only if every required layer is there (or the instructor accepted less)."""
-    probed = _read_ready(ready_r)
-    if probed is None:
-        _kill(pid)
-        return {"error": "the sandbox could not be set up (see the grader log)"}
-    measured = layers.measure(pid, outside, STUDENT_FDS, probed)
-    absent = layers.missing(measured)
-    if absent and not limits.get("allow_weak"):
-        _kill(pid)
-        measured["refused"] = absent
-    else:
-        with contextlib.suppress(OSError):
-            os.write(go_w, b"go")
-    os.close(go_w)
-    return measured
-
-
-def _read_ready(ready_r: int) -> dict[str, Any] | None:
-    """The student process's probe, once it has also closed its end: from then on it holds
-    exactly its own descriptors. None when it died, hung or said more than one thing."""
-    os.set_blocking(ready_r, False)
-    deadline = time.monotonic() + READY_SECONDS
-    try:
-        probed = wire.loads(wire.receive_frame(ready_r, 4096, deadline))
-    except wire.WireError:
-        os.close(ready_r)
-        return None
-    try:
-        wire.receive_frame(ready_r, 0, deadline)
-    except wire.WireClosed:
-        return probed
-    except wire.WireError:
-        return None
-    finally:
-        os.close(ready_r)
-    return None
-
-
-def _describe_status(status: int) -> dict[str, int]:
-    if os.WIFSIGNALED(status):
-        return {"signal": os.WTERMSIG(status)}
-    return {"exit": os.WEXITSTATUS(status)}
-
-
-def _kill(pid: int) -> None:
-    """SIGKILL to the student: as PID 1 of its own namespace, that ends everything in it."""
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            target()
-
-
-def _kill_everything(student_pid: int, seconds: float = 5.0) -> None:
-    """Kill the student's group and every orphan reparented to us, and wait until every one
-    has exited (a killed process is gone only once it is reaped)."""
-    _kill(student_pid)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for pid in _children_of(os.getpid()):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            return  # no children left at all
-        time.sleep(0.005)
-
-
-def _children_of(parent: int) -> list[int]:
-    """Direct children, from the kernel's own list (no scan of every process in /proc)."""
-    try:
-        with open(f"/proc/{parent}/task/{parent}/children") as listing:
-            return [int(pid) for pid in listing.read().split()]
-    except OSError:  # kernels without CONFIG_PROC_CHILDREN: scan /proc
-        return [pid for pid in _all_pids() if _parent_of(pid) == parent]
-
-
-def _all_pids() -> list[int]:
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return int(stat.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-# --- student process -----------------------------------------------------------------------
-
-def _student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: str,
-                  limits: dict[str, Any], in_user_namespace: bool) -> None:
+def student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: str,
+                 limits: dict[str, Any], in_user_namespace: bool) -> None:
+    """Confine this process, say so on `ready_w` (closing it: from then on it holds exactly
+    its own descriptors), wait for the go-ahead on `go_r`, serve; never returns."""
     code = 70
     log = os.open(os.path.join(outdir, "grader.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                   0o600)
@@ -216,7 +62,7 @@ def _student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: s
         wire.send_frame(ready_w, wire.dumps(probed))
         os.close(ready_w)
         if os.read(go_r, 2) != b"go":
-            os._exit(0)  # refused: the supervisor kills us anyway
+            os._exit(0)  # refused: the grading process kills us anyway
         os.close(go_r)
         code = Student(channel, limits, log).serve()
     except BaseException:  # noqa: BLE001 - the grader's own failure: to the instructor's log

@@ -1,12 +1,12 @@
 """Confine the student process before the first line of its code runs.
 
-Runs in the student process, forked by the supervisor (child.py), in this order:
+Runs in the student process, forked by the worker (worker.py, child.py), in this order:
 
     file descriptors   all closed but the result channel and the handshake; stdout and stderr
                        to size-limited files; stdin from /dev/null
     rlimits            address space, file size, open files; no core dumps
     namespaces         where the machine allows (root, or a user namespace made by the
-                       supervisor): its own mount, network, IPC and UTS namespaces, a fresh
+                       worker): its own mount, network, IPC and UTS namespaces, a fresh
                        size-limited /tmp and /dev/shm, its own /proc (it is PID 1 of its own
                        PID namespace), the instructor's paths covered
     identity           root: a uid of its own per concurrent submission; otherwise: no
@@ -15,7 +15,7 @@ Runs in the student process, forked by the supervisor (child.py), in this order:
                        no TCP, no signals or abstract sockets outside itself
     seccomp            no processes, exec, ptrace, namespaces, mounts, sockets (seccomp_policy)
 
-Nothing here trusts itself: the supervisor measures the result from /proc before it lets the
+Nothing here trusts itself: the grading process measures the result from /proc before it lets the
 student's code start (isolation.py).
 """
 
@@ -56,7 +56,7 @@ class ConfinementError(RuntimeError):
 def confine(keep_fds: list[int], outdir: str, sandbox_workdir: str, limits: dict[str, Any],
             in_user_namespace: bool) -> dict[str, Any]:
     """Apply every wall to this process; returns what the student process itself observed
-    (the Landlock probe), to be weighed with what the supervisor measures from outside."""
+    (the Landlock probe), to be weighed with what the grading process measures from outside."""
     _redirect_stdio(outdir)
     _close_inherited(keep_fds)
     _set_limits(limits)
@@ -71,7 +71,7 @@ def confine(keep_fds: list[int], outdir: str, sandbox_workdir: str, limits: dict
     # A uid of its own only where it can still read the interpreter (mounts re-expose it).
     readable = namespaces or not any(_closed_ancestor(root) for root in import_roots())
     _drop_privileges(workdir, limits.get("uid") if readable else None)
-    # Set after the uid change, which clears it: should the supervisor die, so does this
+    # Set after the uid change, which clears it: should the worker die, so does this
     # process (and, as PID 1 of its namespace, everything in it).
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     os.chdir(workdir)
@@ -99,7 +99,7 @@ def _redirect_stdio(outdir: str) -> None:
 
 def _close_inherited(keep_fds: list[int]) -> None:
     """Everything the warm worker and multiprocessing left open (the resource tracker's pipe,
-    the forkserver's sockets, other submissions' channels) is closed."""
+    the worker's control socket, other submissions' channels) is closed."""
     bounds = [-1, *sorted({0, 1, 2, *keep_fds}), resource.getrlimit(resource.RLIMIT_NOFILE)[0]]
     for low, high in zip(bounds, bounds[1:], strict=False):
         if high > low + 1:  # os.closerange(n, n) would close everything (close_range(n, -1))
@@ -176,7 +176,7 @@ def _landlock(workdir: str) -> int:
     try:
         return landlock.restrict([*import_roots(), *SYSTEM_READ_ONLY], [workdir, os.devnull])
     except landlock.LandlockError:
-        return 0  # the supervisor sees it in the probe and refuses where it is required
+        return 0  # the grading process sees it in the probe and refuses where it is required
 
 
 def _probe_landlock() -> bool:

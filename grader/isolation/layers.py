@@ -1,6 +1,6 @@
 """What isolation a submission got, measured from outside; what this machine can offer.
 
-The supervisor (trusted, outside the student process) reads the student process's /proc
+The grading process (trusted, outside the student process) reads the student process's /proc
 entries once the walls are up and before the student's first line runs: seccomp mode,
 no_new_privs, capabilities, uid, namespaces, open descriptors. Only Landlock leaves no trace
 in /proc: it is probed by the student process itself, still running only the grader's code.

@@ -1,9 +1,10 @@
-"""Run a submission in isolation: one fresh child per submission, forked from a warm worker.
+"""Run a submission in isolation: one fresh student process per submission, from a worker.
 
-The grading process only ever exchanges framed JSON with the child (see wire.py): every read
-has a deadline and a size cap, so no answer (or lack of one) can block or swell it. It learns
-from the child's trusted supervisor what isolation the student process got, measured from
-outside, and how it ended.
+The grading process only ever exchanges framed JSON with the student process (see wire.py):
+every read has a deadline and a size cap, so no answer (or lack of one) can block or swell it.
+It measures the student process's walls itself, from /proc, before letting its code start
+(layers.py); it learns from the worker how the student process ended, and kills it through a
+pidfd when it must.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import multiprocessing
-import multiprocessing.forkserver
+import json
 import os
+import select
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.config import Limits
-from grader.isolation import wire
+from grader.isolation import layers, wire
 
 TEMP_PREFIX = "rnn-grader-"
 SIGNAL_STORIES = {
@@ -36,7 +42,6 @@ SIGNAL_STORIES = {
 }
 
 
-ISOLATION_SECONDS = 60.0  # the supervisor's measurement arrives in milliseconds; a bound only
 # Root gives each submission a uid of its own, from a range no real account uses.
 UID_BASE, UID_RANGE = 2_000_000_000, 100_000_000
 _serial = itertools.count()
@@ -61,38 +66,160 @@ class Captured:
 
 
 WORKER_MODES = ("warm", "cold", "fork")
+STUDENT_FDS = 6  # stdin, stdout, stderr, the channel, the grader log, the go-ahead pipe
+READY_SECONDS = 30.0  # confinement is milliseconds; this only bounds a wedged start
+WORKER_SECONDS = 60.0  # a warm worker answers in milliseconds once torch is imported
 
 
-def worker_context(mode: str) -> multiprocessing.context.BaseContext:
-    """Where each submission's child comes from.
+def worker_context(mode: str) -> Workers:
+    """Where each submission's student process comes from.
 
-    warm  a forkserver started from a clean environment and preloaded with torch and IPython:
-          start-up is paid once per batch, and no child shares memory with this process
-    cold  a fresh interpreter per submission (pays torch's import every time; for comparison)
-    fork  a fork of this very process, torch already imported: only where this process holds
-          nothing secret and no reference yet (`check` on public cases)
+    warm  one worker per batch, a fresh interpreter started from a clean environment and
+          preloaded with torch and IPython: start-up is paid once, and no student process
+          shares memory with this process
+    cold  a fresh worker per submission (pays torch's import every time; for comparison)
+    fork  one worker forked from this very process, torch already imported: only where this
+          process holds nothing secret and no reference yet (`check` on public cases)
     """
-    if mode == "fork":
-        from grader.isolation import child  # import torch and IPython here, once, before forking
+    if mode not in WORKER_MODES:
+        raise ValueError(f"unknown worker mode {mode!r}")
+    return Workers(mode)
 
-        child.warm_shell()
 
-        return multiprocessing.get_context("fork")
-    if mode == "cold":
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Each child re-runs the `rnn-grader` script (multiprocessing's main fix-up; preloading
-    # "__main__" does not work before Python 3.13): with grader.cli loaded that costs nothing.
-    context.set_forkserver_preload(["grader.isolation.warm", "grader.cli"])
-    # Start it now: it imports torch while this process prepares the references.
-    multiprocessing.forkserver.ensure_running()
-    return context
+class Workers:
+    """The worker(s) student processes are forked from (worker.py), seen from this process."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._started: weakref.WeakSet[StudentProcess] = weakref.WeakSet()
+        self._worker: _Worker | None = None
+        if mode == "fork":
+            from grader.isolation import child  # torch and IPython, once, before forking
+
+            child.warm_shell()
+        if mode != "cold":
+            self._worker = self._new_worker()  # it imports torch while references are prepared
+
+    def start_student(self, request: dict[str, Any], fds: list[int]) -> StudentProcess:
+        """Have a worker fork one student process with these descriptors (the result channel,
+        the ready and go-ahead pipes' student ends, the status pipe's write end)."""
+        if self.mode == "cold":
+            worker = self._new_worker()
+            try:
+                student = worker.start_student(request, fds)
+            finally:
+                worker.close()  # it exits once its only student process has
+        else:
+            with self._lock:
+                if self._worker is None or not self._worker.alive():
+                    self._worker = self._new_worker()
+                student = self._worker.start_student(request, fds)
+        self._started.add(student)
+        return student
+
+    def end_students(self) -> None:
+        """Kill every student process started so far and not yet closed (Ctrl+C)."""
+        for student in list(self._started):
+            student.kill()
+
+    def _new_worker(self) -> _Worker:
+        preload = "grader.isolation.child" if self.mode == "cold" else "grader.isolation.warm"
+        return _Worker(preload, fork=self.mode == "fork")
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+
+
+class _Worker:
+    """One worker process and its control socket (requests are answered one at a time)."""
+
+    def __init__(self, preload: str, fork: bool) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.control = ours
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+        if fork:
+            self.pid = os.fork()
+            if self.pid == 0:
+                from grader.isolation import worker
+
+                ours.close()
+                worker.run(theirs.detach(), preload)
+        else:
+            command = [sys.executable, *subprocess._args_from_interpreter_flags(), "-c",
+                       "from grader.isolation.worker import main; main()",
+                       "--control", str(theirs.fileno()), "--preload", preload,
+                       "--sys-path", json.dumps(sys.path)]
+            # Its own session: Ctrl+C reaches this process, which ends the batch in order.
+            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()],
+                                            start_new_session=True)
+            self.pid = self.process.pid
+        theirs.close()
+
+    def start_student(self, request: dict[str, Any], fds: list[int]) -> StudentProcess:
+        self.control.settimeout(WORKER_SECONDS)
+        try:
+            socket.send_fds(self.control, [json.dumps(request).encode()], fds)
+            data, received, _, _ = socket.recv_fds(self.control, 65536, 1)
+        except OSError as error:
+            raise SandboxFailure("isolation", "the sandbox could not be set up (the worker "
+                                 f"did not answer: {error})") from None
+        if not data or not received:
+            for fd in received:
+                os.close(fd)
+            reason = json.loads(data).get("error", "?") if data else "the worker has ended"
+            raise SandboxFailure("isolation", f"the sandbox could not be set up ({reason})")
+        return StudentProcess(received[0])
+
+    def alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        with contextlib.suppress(ChildProcessError):
+            return os.waitpid(self.pid, os.WNOHANG)[0] == 0
+        return False
+
+    def close(self) -> None:
+        """Close the control socket: the worker exits once its student processes have."""
+        self.control.close()
+
+
+class StudentProcess:
+    """A student process, held by a pidfd: signals never reach a reused PID."""
+
+    def __init__(self, pidfd: int) -> None:
+        self.pidfd = pidfd
+        self.pid = _pid_of(pidfd)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def alive(self) -> bool:
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        return not poller.poll(0)  # a pidfd becomes readable when its process exits
+
+    def close(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+
+def _pid_of(pidfd: int) -> int:
+    """The process's PID as this process sees it (the worker lives in another namespace)."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    raise SandboxFailure("isolation", "the sandbox could not be set up (no pidfd support)")
 
 
 class Sandbox:
-    """One submission's isolated child; use as a context manager."""
+    """One submission's isolated student process; use as a context manager."""
 
-    def __init__(self, context: multiprocessing.context.BaseContext, limits: Limits,
+    def __init__(self, context: Workers, limits: Limits,
                  protected_paths: tuple[str, ...] = (), allow_weak: bool = False) -> None:
         self.context = context
         self.limits = limits
@@ -111,20 +238,27 @@ class Sandbox:
         self.root.chmod(0o711)  # an unprivileged child may enter work/ but not list or read out/
         (self.root / "work").mkdir()
         (self.root / "out").mkdir(mode=0o700)
-        self.conn, child_conn = self.context.Pipe(duplex=True)
-        self.status, status_child = self.context.Pipe(duplex=False)
-        os.set_blocking(self.conn.fileno(), False)
-        os.set_blocking(self.status.fileno(), False)
+        self.conn, child_channel = socket.socketpair()
+        self.ready_r, ready_w = os.pipe()
+        go_r, self.go_w = os.pipe()
+        self.status_r, status_w = os.pipe()
+        for fd in (self.conn.fileno(), self.ready_r, self.status_r):
+            os.set_blocking(fd, False)
         uid = UID_BASE + (os.getpid() * 1000 + next(_serial)) % UID_RANGE
         limits = dict(asdict(self.limits), protected_paths=list(self.protected_paths),
                       uid=uid, allow_weak=self.allow_weak)
-        self.process = self.context.Process(
-            target=_supervise, daemon=True,
-            args=(child_conn, status_child, str(self.root / "work"), str(self.root / "out"),
-                  limits))
-        self.process.start()
-        child_conn.close()
-        status_child.close()
+        request = {"workdir": str(self.root / "work"), "outdir": str(self.root / "out"),
+                   "limits": limits}
+        try:
+            self.student: StudentProcess | None = self.context.start_student(
+                request, [child_channel.fileno(), ready_w, go_r, status_w])
+        except SandboxFailure as failure:
+            self.student = None
+            self.isolation = {"error": failure.message}
+        finally:
+            child_channel.close()
+            for fd in (ready_w, go_r, status_w):
+                os.close(fd)
         return self
 
     def request(self, message: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -159,26 +293,67 @@ class Sandbox:
             raise SandboxFailure("protocol", f"sent back a malformed answer ({error})") from None
 
     def admitted(self) -> dict[str, Any]:
-        """The supervisor's measurement of the walls, before any student code ran; raises
-        when the student process was refused for a missing layer."""
+        """The walls of the student process, measured before any student code ran; raises
+        when it was refused for a missing layer (or could not be started)."""
         if self.isolation is None:
-            self.isolation = (self._read_status(ISOLATION_SECONDS) or {}).get("isolation", {})
+            self.isolation = self._admit()
         if self.isolation.get("refused") or self.isolation.get("error") or not self.isolation:
             missing = ", ".join(self.isolation.get("refused", [])) or "unknown"
             raise SandboxFailure("isolation", "the sandbox could not be set up "
                                  f"(missing: {missing}); the instructor has the details")
         return self.isolation
 
-    def _read_status(self, seconds: float) -> dict[str, Any] | None:
-        """The supervisor's next report; None when none came in time (or it was unreadable)."""
+    def _admit(self) -> dict[str, Any]:
+        """Wait until the student process has confined itself, measure it from /proc, and let
+        its code start only if every required layer is there (or the instructor accepted less).
+        """
+        assert self.student is not None
         try:
-            raw = wire.receive_frame(self.status.fileno(), 65536, time.monotonic() + seconds)
+            probed = self._read_ready()
+            if probed is None:
+                self.stop()
+                return {"error": "the sandbox could not be set up (see the grader log)"}
+            measured = layers.measure(self.student.pid, _outside(), STUDENT_FDS, probed)
+            if not self.student.alive():  # its PID may since name another process
+                return {"error": "the student process ended before it was measured"}
+            absent = layers.missing(measured)
+            if absent and not self.allow_weak:
+                self.stop()
+                measured["refused"] = absent
+            else:
+                with contextlib.suppress(OSError):
+                    os.write(self.go_w, b"go")
+            return measured
+        finally:
+            os.close(self.go_w)
+            self.go_w = -1
+
+    def _read_ready(self) -> dict[str, Any] | None:
+        """The student process's probe, once it has also closed its end: from then on it holds
+        exactly its own descriptors. None when it died, hung or said more than one thing."""
+        deadline = time.monotonic() + READY_SECONDS
+        try:
+            probed = wire.loads(wire.receive_frame(self.ready_r, 4096, deadline))
+        except wire.WireError:
+            return None
+        try:
+            wire.receive_frame(self.ready_r, 0, deadline)
+        except wire.WireClosed:
+            return probed
+        except wire.WireError:
+            return None
+        return None
+
+    def _read_status(self, seconds: float) -> dict[str, Any] | None:
+        """The worker's account of how the student process ended; None when none came in time."""
+        try:
+            raw = wire.receive_frame(self.status_r, 4096, time.monotonic() + seconds)
             return wire.loads(raw)
         except wire.WireError:
             return None
 
     def death(self) -> SandboxFailure:
-        """Say how the child ended, from its supervisor's account."""
+        """Say how the student process ended, from the worker's account."""
         self.wait_for_status(5.0)
         ended = self.ended or {}
         if "signal" in ended:
@@ -194,49 +369,36 @@ class Sandbox:
                               "(sys.exit, os._exit or a crash) before it answered")
 
     def wait_for_status(self, seconds: float) -> None:
-        """Read the supervisor's reports still due: `ended` stays None until one arrives."""
-        if self.isolation is None:
-            first = self._read_status(seconds)
-            if first is None:
-                return
-            self.isolation = first.get("isolation", {})
-        if self.ended is None:
+        """Read the worker's report if it is due: `ended` stays None until one arrives."""
+        if self.ended is None and self.student is not None:
             self.ended = self._read_status(seconds)
 
     def stop(self) -> None:
-        """Ask the supervisor to kill everything the submission started."""
-        if self.process.is_alive():
+        """Kill the student process (as PID 1 of its namespace, everything in it dies too)."""
+        if self.student is not None:
             self._killed_by_us = True
-            self.process.terminate()
+            self.student.kill()
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            if self.process.is_alive() and not self._killed_by_us:
-                with contextlib.suppress(wire.WireError):
-                    wire.send_frame(self.conn.fileno(), wire.dumps({"op": "bye"}),
-                                    time.monotonic() + 1.0)
-            # The supervisor reports how the student ended only once everything the submission
-            # started is gone; its own exit (milliseconds of unmapping) is not waited for here:
-            # multiprocessing reaps it, and ends it with this process at the latest.
-            self.wait_for_status(2.0)
-            if self.ended is None:
-                self._end_supervisor()
+            if self.student is not None:
+                if not self._killed_by_us:
+                    with contextlib.suppress(wire.WireError, OSError):
+                        wire.send_frame(self.conn.fileno(), wire.dumps({"op": "bye"}),
+                                        time.monotonic() + 1.0)
+                self.wait_for_status(2.0)
+                if self.ended is None:  # it would not exit: end it the hard way
+                    self.student.kill()
+                    self.wait_for_status(2.0)
+                self.student.close()
             self.captured = self._read_output()
             self.grader_log = self._read_file("grader.log", 8000)
         finally:
             self.conn.close()
-            self.status.close()
+            for fd in (self.ready_r, self.go_w, self.status_r):
+                if fd >= 0:
+                    os.close(fd)
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def _end_supervisor(self) -> None:
-        """The supervisor did not report: end it (and so, through its PID namespace and its
-        kill of everything it started, the student) the hard way."""
-        for end in (self.process.terminate, self.process.kill):
-            if not self.process.is_alive():
-                break
-            end()
-            self.process.join(2.0)
-        self.wait_for_status(0.5)
 
     def _read_output(self) -> Captured:
         keep = self.limits.kept_output_chars
@@ -265,11 +427,7 @@ def _sweep_stale_folders() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _supervise(conn, status, *args: Any) -> None:
-    # Imported in the child only: the grading process never loads the student's side.
-    from grader.isolation import child
-
-    channel, status_fd = os.dup(conn.fileno()), os.dup(status.fileno())
-    conn.close()
-    status.close()
-    child.supervise(channel, status_fd, *args)
+@functools.cache
+def _outside() -> dict[str, str]:
+    """The namespaces this process runs in: a student process's must all differ."""
+    return layers.namespace_ids()
