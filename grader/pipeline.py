@@ -6,6 +6,7 @@ stage is left to the caller (terminal for `check`, files for `grade`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -13,6 +14,7 @@ import traceback
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +28,9 @@ from grader.exercises.base import Arrays, Exercise
 from grader.isolation import wire
 from grader.isolation.sandbox import Sandbox, SandboxFailure
 from grader.notebooks import cells as cell_words
+from grader.notebooks import code_reading
 from grader.notebooks.load import (
+    CodeCell,
     Notebook,
     NotebookError,
     forbidden_uses,
@@ -187,9 +191,18 @@ def _grade(path: Path, plan: GradingPlan, context, result: SubmissionResult) -> 
 
 
 def _run_cells(sandbox: Sandbox, notebook: Notebook, plan: GradingPlan) -> dict:
-    cells = [{"index": cell.index, "source": cell.source} for cell in notebook.cells]
+    cells = [_cell_message(cell) for cell in notebook.cells]
     return sandbox.request({"op": "run", "cells": cells, "function": plan.exercise.function},
                            plan.config.limits.notebook_seconds)
+
+
+def _cell_message(cell: CodeCell) -> dict[str, Any]:
+    """A cell to run, with IPython's static transformation of it (cached across the batch, so
+    each student process need not tokenize every cell again)."""
+    message: dict[str, Any] = {"index": cell.index, "source": cell.source}
+    with contextlib.suppress(Exception):  # the student process meets the same error itself
+        message["python"] = code_reading.as_python(cell.source)
+    return message
 
 
 def _cells_stopped(failure: SandboxFailure, function: str, limits, cells: dict[int, str],

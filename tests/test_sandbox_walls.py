@@ -21,7 +21,7 @@ from grader.checking.cases import public_cases
 from grader.config import Config
 from grader.exercises import EXERCISE
 from grader.isolation.layers import REQUIRED
-from grader.isolation.sandbox import worker_context
+from grader.isolation.sandbox import Sandbox, worker_context
 from grader.pipeline import GradingPlan, grade_submission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,3 +119,17 @@ def test_a_student_that_will_not_exit_ends_with_its_submission(tmp_path: Path) -
     while processes_named(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert processes_named(marker) == []
+
+
+def test_cells_run_as_the_grading_process_transformed_them() -> None:
+    """The student process runs IPython's transformation of a cell as the grading process sent
+    it (made once per batch there); once a notebook has changed IPython's transformers, the
+    notebook's own transformation applies."""
+    sent, own = "raise ValueError('as sent')\n", "raise ValueError('as written')"
+    cells = [{"index": 0, "source": own, "python": sent},
+             {"index": 1, "source": "get_ipython().input_transformers_cleanup.append(list)"},
+             {"index": 2, "source": own, "python": sent}]
+    with Sandbox(worker_context("fork"), Config().limits) as sandbox:
+        answer = sandbox.request({"op": "run", "cells": cells, "function": "f"}, 30)
+    assert [(error["cell"], error["message"]) for error in answer["errors"]] == \
+        [(0, "as sent"), (2, "as written")]

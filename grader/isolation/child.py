@@ -20,6 +20,7 @@ import traceback
 from typing import Any
 
 import torch
+from IPython.core.inputtransformer2 import TransformerManager
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
@@ -46,7 +47,31 @@ def warm_shell() -> InteractiveShell:
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.xmode = "plain"
-    return InteractiveShell.instance(config=config)
+    shell = InteractiveShell.instance(config=config)
+    shell.input_transformer_manager = KnownTransforms()
+    return shell
+
+
+class KnownTransforms(TransformerManager):
+    """IPython's static transformation of a cell (magics, `!`, `?` into Python), taken as the
+    grading process sends it: it makes each distinct cell of a batch once (a third of a cell's
+    cost here). A cell it did not send, or any cell once the notebook has changed the
+    transformers, is transformed here as IPython always does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: dict[str, str] = {}
+        self._as_made = self._transformers()
+
+    def _transformers(self) -> tuple[int, ...]:
+        return tuple(map(id, (*self.cleanup_transforms, *self.line_transforms,
+                              *self.token_transformers)))
+
+    def transform_cell(self, cell: str) -> str:
+        known = self.known.get(cell)
+        if known is not None and self._transformers() == self._as_made:
+            return known
+        return super().transform_cell(cell)
 
 
 def student_main(channel: int, ready_w: int, go_r: int, workdir: str, outdir: str,
@@ -110,6 +135,9 @@ class Student:
 
     def run_cells(self, message: dict[str, Any]) -> dict[str, Any]:
         errors = []
+        if isinstance(self.shell.input_transformer_manager, KnownTransforms):
+            self.shell.input_transformer_manager.known = {
+                cell["source"]: cell["python"] for cell in message["cells"] if "python" in cell}
         for cell in message["cells"]:
             self.cell_of_execution[self.shell.execution_count] = cell["index"]
             self.cell_sources[cell["index"]] = cell["source"]

@@ -79,7 +79,7 @@ def parse_cells(notebook) -> tuple[ParsedCell, ...]:
 CACHED_CELL_CHARS = 20_000  # a batch's notebooks share most cells word for word; not huge ones
 
 
-def _as_python(source: str) -> str:
+def as_python(source: str) -> str:
     """A cell's source as IPython runs it (magics, shell escapes and help turned into calls)."""
     return _transform(source) if len(source) > CACHED_CELL_CHARS else _cached_transform(source)
 
@@ -95,7 +95,7 @@ _cached_transform = functools.lru_cache(maxsize=2048)(_transform)
 
 def _parse(source: str, line_offset: int = 0) -> ast.Module | None:
     try:
-        tree = ast.parse(_as_python(source))
+        tree = ast.parse(as_python(source))
     except (SyntaxError, ValueError, TypeError):
         return None
     if line_offset:
