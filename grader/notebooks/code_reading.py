@@ -1120,6 +1120,7 @@ SHELL_MAGICS = frozenset({"system", "sx", "bash", "sh", "script", "python", "pyt
                           "python3", "pypy", "perl", "ruby", "alias", "sc"})
 
 
+@functools.lru_cache(maxsize=8192)  # a batch's notebooks name the same few hundred paths
 def _review_path(path: str) -> str | None:
     head, _, rest = path.partition(".")
     path = MODULE_ALIASES.get(head, head) + ("." + rest if rest else "")
