@@ -33,7 +33,7 @@ SECRET = b"bench-cost-secret"
 
 def notebooks(exercise: str, count: int, folder: Path) -> list[Path]:
     """`count` copies of the solution, each one a different notebook (its metadata differs)."""
-    import nbformat  # here, not at the top: each child re-imports this script (forkserver)
+    import nbformat
 
     notebook = nbformat.read(REPO / "solutions" / f"{exercise}.ipynb", as_version=4)
     paths = []

@@ -12,13 +12,15 @@ submission add up to its wall time; what no wrapper covers is "other".
 What happens inside the child is seen from the grading side, at the seams of
 grader/isolation/sandbox.py:
 
-    Sandbox.__enter__          temporary folders, pipes, the forkserver forking the supervisor
-    Sandbox.admitted (1st)     until the supervisor's isolation measurement arrives: PID
-                               namespace, fork of the student, confinement (descriptors,
-                               rlimits, namespaces, mounts, uid, Landlock, seccomp), /proc
+    Sandbox.__enter__          temporary folders, pipes, the worker forking the student
+                               process into a PID namespace of its own, its pidfd
+    Sandbox.admitted (1st)     until the student process has confined itself (descriptors,
+                               rlimits, namespaces, mounts, uid, Landlock, seccomp) and the
+                               grading process has measured it from /proc; the pipeline
+                               reads the code and prepares the references meanwhile
     request {"op": "run"}      running the notebook's cells with IPython
     request {"op": "call"}     one case: encoding, the call of manual_rnn, the answer
-    Sandbox.__exit__           "bye", join, the supervisor's status, output files, rm -r
+    Sandbox.__exit__           "bye", the worker's report of the end, output files, rm -r
 
 Four runs, each in a fresh interpreter (this script re-run with --child MODE), so first-call
 costs show as they do in `rnn-grader`:
@@ -29,7 +31,7 @@ costs show as they do in `rnn-grader`:
    paid once per batch that lands on whoever comes first);
 2. the batch: --batch-n submissions with -j J: the fixed costs in seconds (imports, worker
    start, shared references, resume plan, summary, class report) and the wall per submission;
-3. the warm worker alone: starting the forkserver with its preload (torch, IPython) until a
+3. the warm worker alone: starting it with its preload (torch, IPython) until a
    first no-op child has run;
 4. `check` of the solution: `python -X importtime -m grader check ...` parsed (packages by
    import time, torch against the rest), and `check` run with the same timers: interpreter
@@ -68,8 +70,8 @@ SECRET = b"benchmark-secret-not-for-real-use"
 # Per-submission stages, in the order of the table (a wrapper's label is one of these).
 HASH = "hash the notebook (twice)"
 LOAD = "load notebook + read code"
-FORK = "child start: Sandbox.__enter__ (forkserver forks supervisor)"
-CONFINE = "child start: until isolation measured (fork student, confine)"
+FORK = "child start: Sandbox.__enter__ (the worker forks the student)"
+CONFINE = "child start: until its walls are measured (confine, /proc)"
 SETUP = "run request: until the 1st cell starts (student set-up)"
 CELLS = "run the cells (rest of the run request)"
 FIRST_CALL = "cases: the 1st call request"
@@ -242,7 +244,7 @@ def wrap_batch_stages(timers: Timers) -> None:
     from grader.batch import progress, runner
     from grader.reports import records
 
-    timers.wrap(progress, "worker_context", "worker start: spawn the forkserver (preload async)")
+    timers.wrap(progress, "worker_context", "worker start: spawn the worker (preload async)")
     timers.wrap(pipeline.GradingPlan, "warm_up",
                 "warm_up: import torch here (grade: no public references)")
     timers.wrap(runner, "plan_batch", "resume plan (hash every notebook)")
@@ -314,23 +316,23 @@ def _statuses(out: Path) -> dict[str, int]:
 
 
 def child_worker() -> dict:
-    """The warm worker alone: the forkserver's preload, then one no-op child."""
-    from grader.isolation.sandbox import worker_context
+    """The warm worker alone: its start (torch, IPython, the warm-up), then an empty
+    submission: a student process forked, confined, measured from outside and ended."""
+    from grader.config import Config
+    from grader.isolation.sandbox import Sandbox, worker_context
+
+    def empty_submission() -> None:
+        with Sandbox(context, Config().limits) as sandbox:
+            sandbox.admitted()
 
     started = time.perf_counter()
     context = worker_context("warm")
     spawned = time.perf_counter()
-    process = context.Process(target=os.getpid)
-    process.start()
-    forked = time.perf_counter()
-    process.join()
-    joined = time.perf_counter()
-    process = context.Process(target=os.getpid)
-    process.start()
-    process.join()
-    second = time.perf_counter() - joined
-    return {"spawn": spawned - started, "first_child_start": forked - spawned,
-            "first_child_total": joined - spawned, "second_child_total": second}
+    empty_submission()
+    first = time.perf_counter()
+    empty_submission()
+    return {"spawn": spawned - started, "first_child_total": first - spawned,
+            "second_child_total": time.perf_counter() - first}
 
 
 class CheckExited(BaseException):

@@ -8,10 +8,11 @@ The sampler sees every descendant, waited for or not, and classifies them by the
 the tree, which fits `rnn-grader grade`:
 
     main      the command's own process (the grading process)
-    worker    a direct child whose command line runs multiprocessing's forkserver: the warm
-              worker, preloaded with torch and IPython, from which submissions are forked
-    helper    other direct children (multiprocessing's resource tracker, nbgrader's kernel...)
-    forked    everything below those (one supervisor + one student process per submission)
+    worker    a direct child whose command line runs grader.isolation.worker, and the one
+              process it forks: the warm worker, preloaded with torch and IPython, from which
+              student processes are forked
+    helper    other direct children (nbgrader's kernel...)
+    forked    everything below those (one student process per submission)
 
 For each class it keeps the largest VmHWM (peak RSS) seen; for the whole tree it keeps the
 largest sum of RSS and of PSS (proportional set size: pages shared after fork counted once
@@ -111,13 +112,19 @@ class _Sampler(threading.Thread):
         self.root, self.interval, self.m = root, interval, measurement
         self.stop = threading.Event()
         self.kinds: dict[int, str] = {}
+        self.launchers: set[int] = set()
 
     def kind(self, pid: int, ppid: int) -> str:
         if pid not in self.kinds:
             if pid == self.root:
                 self.kinds[pid] = "main"
             elif ppid == self.root:
-                self.kinds[pid] = "worker" if "forkserver" in _cmdline(pid) else "helper"
+                launcher = "grader.isolation.worker" in _cmdline(pid)
+                self.kinds[pid] = "worker" if launcher else "helper"
+                if launcher:
+                    self.launchers.add(pid)
+            elif ppid in self.launchers:  # the worker proper, PID 1 of its namespace
+                self.kinds[pid] = "worker"
             else:
                 self.kinds[pid] = "forked"
         return self.kinds[pid]

@@ -188,8 +188,8 @@ def check(notebook: Path, exercise_name: str | None, config_path: Path | None, *
 
 def _exit_now(code: int) -> None:
     """Exit without the interpreter's own shutdown: finalising torch's and IPython's hundreds
-    of thousands of objects costs a self-check most of a second, and nothing is left to write
-    (the child is reaped, the report printed)."""
+    of thousands of objects costs most of a second, and nothing is left to write (the results
+    are on disk, the report printed; the worker ends once its control socket closes)."""
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os._exit(code)
@@ -291,6 +291,13 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     secret = _read_secret(secret_file)
     config = _config(config_path, **flags)
     _require_walls(allow_weak_isolation)
+    context = None
+    if course is None:
+        from grader.isolation.sandbox import worker_context
+
+        # Started now, the secret out of the environment: the worker imports torch while this
+        # process finds, hashes and reads the notebooks and prepares the references.
+        context = worker_context(workers)
     if course is None:
         submissions = _with_exercises(_discover(paths, out, exercises.names()), forced)
         wanted = list(dict.fromkeys(submission.exercise for submission in submissions))
@@ -322,7 +329,8 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     plans = Plans({name: GradingPlan(_exercise(name), cases[name], config,
                                      protected_paths=protected, secret_id=secret_id,
                                      allow_weak=allow_weak_isolation) for name in wanted})
-    progress.run(submissions, plans, out, jobs, force, quiet, workers)
+    progress.run(submissions, plans, out, jobs, force, quiet, context)
+    _exit_now(0)  # every result is written and fsynced, the summary printed
 
 
 def _with_exercises(submissions: list[Submission], forced) -> list[Submission]:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader.batch import runner
 from grader.batch.discover import Submission
-from grader.isolation.sandbox import worker_context
+from grader.isolation.sandbox import Workers, worker_context
 from grader.pipeline import GradingPlan, Plans
 from grader.reports import records
 from grader.reports.pages import write_class_report
@@ -30,7 +30,9 @@ LISTED = 10  # names shown in a warning before "and N more"
 
 
 def run(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path, jobs: int,
-        force: bool, quiet: bool, workers: str = "warm") -> None:
+        force: bool, quiet: bool, context: Workers | None = None) -> None:
+    """Grade what is not graded yet, with a progress display, then report; `context` is the
+    worker to fork from (a warm one is started here when none is given)."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     _warn_about_choices(submissions, console)
     resume = runner.plan_batch(submissions, plan, out, force)
@@ -38,11 +40,13 @@ def run(submissions: Sequence[Submission], plan: GradingPlan | Plans, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     interrupted = False
     if resume.todo:
-        context = worker_context(workers)
+        context = context or worker_context("warm")
         try:
             _grade_with_progress(resume.todo, plan, context, out, jobs, quiet, console)
         except (runner.BatchInterrupted, KeyboardInterrupt):
             interrupted = True
+    if context is not None:
+        context.close()
     recorded = runner.batch_results(submissions, plan, out)
     _report(submissions, recorded, plan, out, console)
     if interrupted:
