@@ -42,6 +42,13 @@ torch.testing.assert_close(loop(sequence)[0], loop(sequence)[0])
 """)
 
 torch.set_num_threads(1)
+# torch.testing.assert_close, which notebooks use for their own self-checks, first imports
+# torch.distributed.tensor (and sympy) to unwrap distributed tensors: 0.65 s of every batch's
+# start and 40 MB that every fork would copy. A sandboxed notebook cannot make a distributed
+# tensor (no process group without sockets), so the unwrapping is skipped: for every other
+# tensor assert_close behaves exactly as before.
+if hasattr(torch.testing._comparison, "_HAS_DTENSOR"):
+    torch.testing._comparison._HAS_DTENSOR = False
 _shell = child.warm_shell()
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     for _cell in WARM_UP_CELLS:
