@@ -57,6 +57,7 @@ class ParsedCell:
     number: int  # position among all of the notebook's cells, from 1
     tree: ast.Module
     declares_global: bool = False  # some function in it has a `global` statement
+    bindings: tuple[ast.AST, ...] = ()  # its nodes that bind names (for _string_bindings)
 
 
 @functools.lru_cache(maxsize=4)  # both readers read the same notebook; trees are not changed
@@ -64,16 +65,27 @@ def parse_cells(notebook) -> tuple[ParsedCell, ...]:
     """Every code cell the grader runs, as Python (IPython magics transformed; the code inside
     %%time / %%timeit / %%capture / %%prun cells spliced in). Cells that do not parse are
     skipped: they fail when run, too."""
-    parsed = []
-    for cell in notebook.cells:
-        tree = _parse(cell.source)
-        if tree is not None:
-            declares_global = False
-            for node in ast.walk(tree):
-                node._cell = cell.index + 1  # type: ignore[attr-defined]
-                declares_global |= isinstance(node, ast.Global)
-            parsed.append(ParsedCell(cell.index + 1, tree, declares_global))
-    return tuple(parsed)
+    cells = (_parse_cell(cell.index, cell.source) if len(cell.source) > CACHED_CELL_CHARS
+             else _cached_parse_cell(cell.index, cell.source) for cell in notebook.cells)
+    return tuple(cell for cell in cells if cell is not None)
+
+
+def _parse_cell(index: int, source: str) -> ParsedCell | None:
+    tree = _parse(source)
+    if tree is None:
+        return None
+    declares_global, bindings = False, []
+    for node in ast.walk(tree):
+        node._cell = index + 1  # type: ignore[attr-defined]
+        declares_global |= isinstance(node, ast.Global)
+        if isinstance(node, _BINDING_NODES):
+            bindings.append(node)
+    return ParsedCell(index + 1, tree, declares_global, tuple(bindings))
+
+
+# A batch's notebooks share most cells word for word, at the same place: each is parsed once.
+# The trees are only read afterwards, by every notebook that has the cell.
+_cached_parse_cell = functools.lru_cache(maxsize=2048)(_parse_cell)
 
 
 CACHED_CELL_CHARS = 20_000  # a batch's notebooks share most cells word for word; not huge ones
@@ -166,16 +178,16 @@ class Scope:
         self.parent = parent
         self.comprehension = comprehension
         self.env: dict[str, Value] = {}
-        self.locals: set[str] = set()
-        self.declared_global: set[str] = set()
-        self.declared_nonlocal: set[str] = set()
+        self.locals: set[str] | frozenset[str] = set()
+        self.declared_global: set[str] | frozenset[str] = set()
+        self.declared_nonlocal: set[str] | frozenset[str] = set()
         self.pending: list[ast.AST] = []  # nested definitions, read after the body
         if node is not None and kind == "function":
             self.locals, self.declared_global, self.declared_nonlocal = _local_names(node)
 
     @classmethod
     def of_function(cls, node: ast.AST, parent: Scope,
-                    names: tuple[set[str], set[str], set[str]]) -> Scope:
+                    names: tuple[frozenset[str], frozenset[str], frozenset[str]]) -> Scope:
         scope = cls("function", parent)
         scope.locals, scope.declared_global, scope.declared_nonlocal = names
         return scope
@@ -216,7 +228,8 @@ class Scope:
         self.env[name] = value
 
 
-def _local_names(node: ast.AST) -> tuple[set[str], set[str], set[str]]:
+@functools.lru_cache(maxsize=4096)  # by node: a function of a shared cell is read once
+def _local_names(node: ast.AST) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """Names local to a function (parameters and everything it binds), and those it declares
     global or nonlocal."""
     names: set[str] = set()
@@ -255,7 +268,8 @@ def _local_names(node: ast.AST) -> tuple[set[str], set[str], set[str]]:
         elif isinstance(item, ast.Nonlocal):
             declared_nonlocal.update(item.names)
         stack.extend(ast.iter_child_nodes(item))
-    return names - declared_global - declared_nonlocal, declared_global, declared_nonlocal
+    return (frozenset(names - declared_global - declared_nonlocal), frozenset(declared_global),
+            frozenset(declared_nonlocal))
 
 
 def _union(values: Iterable[Value]) -> Value:
@@ -285,7 +299,6 @@ class _Reader:
         self.read_functions: set[int] = set()
         self.strings = _string_bindings(parsed)
         self.budget = MAX_STATEMENTS
-        self.local_names: dict[int, tuple[set[str], set[str], set[str]]] = {}
         self.cells_declaring_global = {cell.number for cell in parsed if cell.declares_global}
 
     # hooks -------------------------------------------------------------------------------
@@ -352,10 +365,8 @@ class _Reader:
             self.run(node.body, scope)
         self.read_pending(scope)
 
-    def names_of(self, node: ast.AST) -> tuple[set[str], set[str], set[str]]:
-        if id(node) not in self.local_names:
-            self.local_names[id(node)] = _local_names(node)
-        return self.local_names[id(node)]
+    def names_of(self, node: ast.AST) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        return _local_names(node)
 
     def read_pending(self, scope: Scope) -> None:
         while scope.pending:
@@ -752,8 +763,7 @@ def _pattern_names(pattern: ast.AST) -> set[str]:
 def _string_bindings(parsed: tuple[ParsedCell, ...]) -> dict[str, set[str] | None]:
     """For each name, every string it is ever bound to, when all its bindings are string
     literals (or loops over literal lists of them); None when any binding is something else."""
-    nodes = [node for cell in parsed for node in ast.walk(cell.tree)
-             if isinstance(node, _BINDING_NODES)]
+    nodes = [node for cell in parsed for node in cell.bindings]
     sequences: dict[str, set[str] | None] = {}  # names of literal lists of strings
     for node in nodes:
         if isinstance(node, ast.Assign):
