@@ -85,7 +85,7 @@ def _parse_cell(index: int, source: str) -> ParsedCell | None:
 
 # A batch's notebooks share most cells word for word, at the same place: each is parsed once.
 # The trees are only read afterwards, by every notebook that has the cell.
-_cached_parse_cell = functools.lru_cache(maxsize=2048)(_parse_cell)
+_cached_parse_cell = functools.lru_cache(maxsize=512)(_parse_cell)
 
 
 CACHED_CELL_CHARS = 20_000  # a batch's notebooks share most cells word for word; not huge ones
@@ -228,7 +228,7 @@ class Scope:
         self.env[name] = value
 
 
-@functools.lru_cache(maxsize=4096)  # by node: a function of a shared cell is read once
+@functools.lru_cache(maxsize=1024)  # by node: a function of a shared cell is read once
 def _local_names(node: ast.AST) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """Names local to a function (parameters and everything it binds), and those it declares
     global or nonlocal."""
