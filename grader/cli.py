@@ -282,22 +282,23 @@ def grade(paths: tuple[Path, ...], out: Path | None, course: tuple[Path, str] | 
     if course is not None and (paths or out is not None):
         raise UsageProblem("--nbgrader grades the course's submitted/ folder: give no "
                            "PATHs and no --out with it.")
+    secret = _read_secret(secret_file)
+    context = None
+    if course is None:
+        from grader.isolation.sandbox import worker_context
+
+        # Started first, the secret out of the environment: the worker imports torch while
+        # this process imports the rest, finds, hashes and reads the notebooks and prepares
+        # the references.
+        context = worker_context(workers)
     from grader import exercises
     from grader.batch import resume
     from grader.checking.cases import SecretError, hidden_cases
     from grader.pipeline import GradingPlan, Plans
 
     forced = _exercise(exercise_name) if exercise_name else None
-    secret = _read_secret(secret_file)
     config = _config(config_path, **flags)
     _require_walls(allow_weak_isolation)
-    context = None
-    if course is None:
-        from grader.isolation.sandbox import worker_context
-
-        # Started now, the secret out of the environment: the worker imports torch while this
-        # process finds, hashes and reads the notebooks and prepares the references.
-        context = worker_context(workers)
     if course is None:
         submissions = _with_exercises(_discover(paths, out, exercises.names()), forced)
         wanted = list(dict.fromkeys(submission.exercise for submission in submissions))
