@@ -1,7 +1,8 @@
 """Batch grading time and memory: `rnn-grader grade` against `nbgrader autograde`.
 
     python benchmarks/bench_batch.py --n 100 [--exercise NAME|all] [--nbgrader-n K] [--jobs J]
-    python benchmarks/bench_batch.py --scaling [--scaling-ns 10 100 1000] [--exercise NAME|all]
+    python benchmarks/bench_batch.py --scaling [--scaling-ns 10 100 1000] [--nbgrader-n 30]
+                                     [--exercise NAME|all]
 
 1. Builds N submissions of the exercise (benchmarks/make_submissions.py: ~70 % correct in
    several styles, ~25 % buggy, ~5 % raising; default bidirectional_rnn; `all` mixes the four
@@ -20,6 +21,10 @@
    fresh kernel each. Only autograde is timed, each assignment's run separately; their sum is
    nbgrader's time. With --nbgrader-n K only K submissions go to nbgrader: the first K, or with
    several exercises the first of each exercise in turn (as evenly mixed as rnn-grader's batch).
+
+With --scaling, step 2 runs once per N of --scaling-ns (time and memory of each batch), then
+step 3 times nbgrader on --nbgrader-n (default 30) of the largest batch's submissions, in the
+same run: each N's ratio is nbgrader's seconds per notebook over rnn-grader's.
 
 Fairness. Each nbgrader assignment's source notebook is that exercise's solution notebook
 (solutions/<exercise>.ipynb) WITHOUT its final self-check cell (`!rnn-grader check ...`) and
@@ -383,31 +388,63 @@ def vars_of(m: Measurement) -> dict:
 
 
 def scaling(args: argparse.Namespace, scratch: Path) -> dict:
+    """rnn-grader on each N of --scaling-ns; then, in the same run, nbgrader on --nbgrader-n
+    of the largest batch's submissions (default 30; 0 skips it), for the ratio at each N."""
     env = clean_env(scratch)
     print(describe_machine())
     print(f"rnn-grader grade -j {args.jobs} --workers {args.workers}, seed {args.seed}, "
           f"exercise {args.exercise}")
-    rows, results = [], []
+    measured = []
     for n in args.scaling_ns:
         submissions = scratch / f"submissions-{n}"
         manifest = make_submissions(n, submissions, args.seed, exercise=args.exercise)
         print(f"grading {n} ...", flush=True)
         m = run_rnn_grader(submissions, scratch / f"graded-{n}", args.jobs, env, args.workers)
         check = sanity(manifest, rnn_grader_scores(scratch / f"graded-{n}"), "rnn-grader")
-        results.append({"n": n, **vars_of(m), "sanity": check})
-        rows.append([n, f"{m.seconds:.1f}", f"{m.seconds / n:.3f}", mb(m.peak_mb.get("main", 0)),
-                     mb(m.peak_mb.get("worker", 0)), mb(m.peak_mb.get("forked", 0)),
-                     mb(m.tree_pss_peak_mb), mb(m.maxrss_mb),
+        measured.append((n, m, check))
+        if n != max(args.scaling_ns):
+            shutil.rmtree(submissions, ignore_errors=True)
+    theirs_each, their_check = scaling_nbgrader(args, scratch, manifest, env)
+    rows, results = [], []
+    for n, m, check in measured:
+        ratio = f"{theirs_each / (m.seconds / n):.1f}x" if theirs_each else "-"
+        results.append({"n": n, **vars_of(m), "sanity": check,
+                        "ratio_per_notebook": theirs_each / (m.seconds / n) if theirs_each
+                        else None})
+        rows.append([n, f"{m.seconds:.1f}", f"{m.seconds / n:.3f}", ratio,
+                     mb(m.peak_mb.get("main", 0)), mb(m.peak_mb.get("worker", 0)),
+                     mb(m.peak_mb.get("forked", 0)), mb(m.tree_pss_peak_mb), mb(m.maxrss_mb),
                      check.split(" ", 1)[0]])
-        shutil.rmtree(submissions, ignore_errors=True)
     print()
-    print(table(["N", "wall s", "s/notebook", "grader MB", "warm worker MB",
+    print(table(["N", "wall s", "s/notebook", "× nbgrader", "grader MB", "warm worker MB",
                  "per-submission MB", "tree PSS MB", "wait4 maxrss MB", "as expected"], rows))
     print("\nMB columns are peaks (VmHWM) over the run; tree PSS is the largest total footprint "
           "of all processes at once.")
+    if theirs_each:
+        print(f"× nbgrader: nbgrader autograde's {theirs_each:.3f} s per notebook ({their_check}), "
+              "timed in this run, ÷ rnn-grader's s/notebook at each N")
     print(f"machine after the runs: load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    return {"scaling": results, "exercise": args.exercise}
+    return {"scaling": results, "exercise": args.exercise, "nbgrader_s_per_notebook": theirs_each,
+            "nbgrader_sanity": their_check}
+
+
+def scaling_nbgrader(args: argparse.Namespace, scratch: Path, manifest: list[Submission],
+                     env: dict[str, str]) -> tuple[float, str]:
+    """nbgrader's seconds per notebook on a share of `manifest` (0.0 when skipped)."""
+    wanted = 30 if args.nbgrader_n is None else args.nbgrader_n
+    if not wanted:
+        return 0.0, "not run"
+    graded = nbgrader_share(manifest, wanted)
+    course = scratch / "course"
+    assignments = setup_nbgrader_course(course, graded, env)
+    seconds = 0.0
+    for assignment in assignments:
+        count = sum(s.exercise == assignment for s in graded)
+        print(f"nbgrader autograde {assignment} on {count} submissions ...", flush=True)
+        seconds += run_nbgrader(course, assignment, env).seconds
+    check = sanity(graded, nbgrader_scores(course, graded), "nbgrader")
+    return seconds / len(graded), check
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -416,7 +453,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100, help="submissions (default 100)")
     parser.add_argument("--nbgrader-n", type=int, default=None,
                         help="grade only K submissions with nbgrader: the first K (with several "
-                        "exercises, the first of each in turn); default all N")
+                        "exercises, the first of each in turn); default all N (with --scaling: "
+                        "30 of the largest batch; 0 skips nbgrader)")
     parser.add_argument("--jobs", "-j", type=int, default=len(os.sched_getaffinity(0)) + 1,
                         help="rnn-grader's -j (default: number of cores + 1, as its own)")
     parser.add_argument("--workers", choices=("warm", "cold"), default="warm",
@@ -424,7 +462,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_exercise_option(parser)
     parser.add_argument("--scaling", action="store_true",
-                        help="rnn-grader only, for each N of --scaling-ns: time and memory")
+                        help="for each N of --scaling-ns: rnn-grader's time and memory, and "
+                        "its ratio to nbgrader timed on --nbgrader-n of them in the same run")
     parser.add_argument("--scaling-ns", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
