@@ -133,3 +133,14 @@ def test_cells_run_as_the_grading_process_transformed_them() -> None:
         answer = sandbox.request({"op": "run", "cells": cells, "function": "f"}, 30)
     assert [(error["cell"], error["message"]) for error in answer["errors"]] == \
         [(0, "as sent"), (2, "as written")]
+
+
+def test_a_cell_may_await_at_top_level_as_in_jupyter() -> None:
+    """Top-level await runs (IPython's own check); a cell that only names the word does not
+    need it."""
+    cells = [{"index": 0, "source": "async def answer():\n    return 3\n"},
+             {"index": 1, "source": "value = await answer()\nassert value == 3, value"},
+             {"index": 2, "source": "word = 'await'\nassert value == 3"}]
+    with Sandbox(worker_context("fork"), Config().limits) as sandbox:
+        answer = sandbox.request({"op": "run", "cells": cells, "function": "f"}, 30)
+    assert answer["errors"] == []

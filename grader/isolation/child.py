@@ -47,9 +47,23 @@ def warm_shell() -> InteractiveShell:
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "nocolor"
     config.InteractiveShell.xmode = "plain"
-    shell = InteractiveShell.instance(config=config)
+    shell = GraderShell.instance(config=config)
     shell.input_transformer_manager = KnownTransforms()
     return shell
+
+
+class GraderShell(InteractiveShell):
+    """IPython's shell, but for one check it makes of every cell: whether the cell awaits at
+    top level (a second compilation of it). A cell without the words `await` or `async`
+    cannot, and runs as IPython would run it."""
+
+    def should_run_async(self, raw_cell: str, *, transformed_cell: str | None = None,
+                         preprocessing_exc_tuple: object = None) -> bool:
+        code = transformed_cell if transformed_cell is not None else raw_cell
+        if "await" not in code and "async" not in code:
+            return False
+        return super().should_run_async(raw_cell, transformed_cell=transformed_cell,
+                                        preprocessing_exc_tuple=preprocessing_exc_tuple)
 
 
 class KnownTransforms(TransformerManager):
