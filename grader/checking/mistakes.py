@@ -142,11 +142,25 @@ def _computed(exercise: Exercise, evidence: list[Evidence],
               failing: list[Evidence]) -> list[Finding]:
     """Catalogued mistakes, alone, two at once, or confined to some parts."""
     catalogue = list(exercise.mistakes)
-    weighed = {m.key: [_weigh(exercise, m, one) for one in evidence] for m in catalogue}
-    singles = [m for m in catalogue if _consistent(weighed[m.key], evidence)]
+    memo: dict[tuple[str, int], Weighed] = {}
+
+    def weighed(mistake: Mistake, upto: int = len(evidence)) -> list[Weighed]:
+        """The mistake on the first `upto` cases, each computed once."""
+        for index in range(upto):
+            if (mistake.key, index) not in memo:
+                memo[mistake.key, index] = _weigh(exercise, mistake, evidence[index])
+        return [memo[mistake.key, index] for index in range(upto)]
+
+    def single(mistake: Mistake) -> bool:
+        # Most of the catalogue is ruled out by the first case it is weighed on: stop there.
+        for upto in range(1, len(evidence) + 1):
+            if weighed(mistake, upto)[-1].ruled_out:
+                return False
+        return _consistent(weighed(mistake), evidence)
+
+    singles = [m for m in catalogue if single(m)]
     if singles:
-        return [_finding([m], _explained(weighed[m.key], evidence), "catalogued")
-                for m in singles]
+        return [_finding([m], _explained(weighed(m), evidence), "catalogued") for m in singles]
     if exercise.combine_mistakes is not None:
         best: tuple[int, list[Mistake], list[int]] | None = None
         for first, second in itertools.combinations(catalogue, 2):
@@ -166,7 +180,7 @@ def _computed(exercise: Exercise, evidence: list[Evidence],
                     best = (len(explained), [first, second], explained)
         if best is not None:
             return [_finding(best[1], best[2], "compound")]
-    return _by_part(catalogue, weighed, evidence)
+    return _by_part(catalogue, {m.key: weighed(m) for m in catalogue}, evidence)
 
 
 def _weigh(exercise: Exercise, mistake: Mistake, one: Evidence) -> Weighed:
