@@ -144,3 +144,28 @@ def test_a_cell_may_await_at_top_level_as_in_jupyter() -> None:
     with Sandbox(worker_context("fork"), Config().limits) as sandbox:
         answer = sandbox.request({"op": "run", "cells": cells, "function": "f"}, 30)
     assert answer["errors"] == []
+
+
+def test_the_filter_names_the_process_it_is_loaded_into() -> None:
+    """The worker compiles the filter once for PID 1 (every student process is PID 1 of its
+    namespace); a process with another PID gets one naming its own: signals to itself only."""
+    import ctypes
+
+    from grader.isolation import seccomp_policy
+
+    assert seccomp_policy.compiled(1) != seccomp_policy.compiled(2)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # no_new_privs, as confine sets it
+            seccomp_policy.install()
+            os.kill(os.getpid(), 0)  # itself: allowed
+            try:
+                os.kill(os.getppid(), 0)
+            except PermissionError:
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

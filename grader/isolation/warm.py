@@ -12,7 +12,7 @@ import io
 import torch
 
 from grader import exercises
-from grader.isolation import child
+from grader.isolation import child, seccomp_policy
 
 # Every installed exercise's child side (the case's globals, a nested return's flattening),
 # course exercises included: imported here, before the guard and before any child is confined
@@ -61,6 +61,8 @@ _history.db_input_cache.clear()
 _history.db_output_cache.clear()
 torch.manual_seed(torch.initial_seed())  # the generator as a fresh interpreter has it
 child.warm_guard()  # after the warm-up: it counts no call of ours
+if seccomp_policy.available():
+    seccomp_policy.compiled(1)  # each student process is PID 1 of its own PID namespace
 # Children never collect what the worker holds: their garbage collector would otherwise walk
 # (and copy on write) every object inherited from this process, a large part of each fork.
 gc.freeze()
