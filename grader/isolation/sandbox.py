@@ -124,7 +124,9 @@ class Workers:
             student.kill()
 
     def _new_worker(self) -> _Worker:
-        preload = "grader.isolation.child" if self.mode == "cold" else "grader.isolation.warm"
+        # Only a batch's worker pays for the warm-up: it serves many submissions. A cold one
+        # serves one; a forked one (check) serves one and has torch and IPython already.
+        preload = "grader.isolation.warm" if self.mode == "warm" else "grader.isolation.child"
         return _Worker(preload, fork=self.mode == "fork")
 
     def close(self) -> None:
