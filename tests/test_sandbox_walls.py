@@ -169,3 +169,11 @@ def test_the_filter_names_the_process_it_is_loaded_into() -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_thousands_of_protected_paths_fit_in_a_request() -> None:
+    """`grade` protects every path it was given, so a batch given as 5,000 notebook files
+    sends that many to the worker with each submission."""
+    paths = tuple(f"/nonexistent/student{i:05d}/bidirectional_rnn.ipynb" for i in range(5000))
+    with Sandbox(worker_context("fork"), Config().limits, paths) as sandbox:
+        assert sandbox.admitted()["seccomp"]

@@ -162,12 +162,18 @@ class _Worker:
 
     def start_student(self, request: dict[str, Any], fds: list[int]) -> StudentProcess:
         self.control.settimeout(WORKER_SECONDS)
+        # The request travels in a file of its own: a datagram could not hold, say, the
+        # thousands of protected paths a batch given as notebook files has.
+        body = os.memfd_create("rnn-grader-request", os.MFD_CLOEXEC)
         try:
-            socket.send_fds(self.control, [json.dumps(request).encode()], fds)
+            os.write(body, json.dumps(request).encode())
+            socket.send_fds(self.control, [b"start"], [*fds, body])
             data, received, _, _ = socket.recv_fds(self.control, 65536, 1)
         except OSError as error:
             raise SandboxFailure("isolation", "the sandbox could not be set up (the worker "
                                  f"did not answer: {error})") from None
+        finally:
+            os.close(body)
         if not data or not received:
             for fd in received:
                 os.close(fd)

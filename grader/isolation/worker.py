@@ -7,9 +7,10 @@
 The worker is a fresh interpreter started from an environment without the instructor's
 secret; it holds no secret, hidden seed or reference, only torch and IPython (warm.py), and it
 never runs student code. Each request carries one submission's descriptors (result channel,
-handshake pipes, status pipe). The worker forks the student process straight into a new PID
-namespace (unshare, fork, back with setns: no intermediate process), answers with a pidfd,
-and, once the student process has ended, writes how on the submission's status pipe.
+handshake pipes, status pipe) and a file holding its settings. The worker forks the student
+process straight into a new PID namespace (unshare, fork, back with setns: no intermediate
+process), answers with a pidfd, and, once the student process has ended, writes how on the
+submission's status pipe.
 
 Killing, measuring and letting the student's code start are the grading process's (sandbox.py),
 through that pidfd: a PID the kernel may reuse is never signalled. Should the worker die, the
@@ -34,7 +35,7 @@ from typing import Any, NoReturn
 
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 PR_SET_PDEATHSIG = 1
-MAX_REQUEST_BYTES = 1 << 20
+MAX_REQUEST_BYTES = 64 << 20
 STUDENT_DESCRIPTORS = 4  # result channel, ready pipe (write end), go-ahead pipe (read end), status
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -89,6 +90,16 @@ def _own_namespaces() -> bool:
     return True
 
 
+def _read_request(fd: int) -> bytes:
+    """The request's JSON, from the file the grading process wrote it to (closed here)."""
+    with os.fdopen(fd, "rb") as body:
+        body.seek(0)
+        data = body.read(MAX_REQUEST_BYTES + 1)
+    if len(data) > MAX_REQUEST_BYTES:
+        raise ValueError("the request is too large")
+    return data
+
+
 class Server:
     """Forks a student process per request; reports each one's end on its status pipe."""
 
@@ -117,16 +128,16 @@ class Server:
 
     def _answer_request(self) -> bool:
         try:
-            data, fds, _, _ = socket.recv_fds(self.control, MAX_REQUEST_BYTES,
-                                              STUDENT_DESCRIPTORS)
+            data, fds, _, _ = socket.recv_fds(self.control, 64, STUDENT_DESCRIPTORS + 1)
         except OSError:
             return False
         if not data:
             return False  # the grading process closed its end (or ended)
         try:
-            if len(fds) != STUDENT_DESCRIPTORS or self.broken:
+            if len(fds) != STUDENT_DESCRIPTORS + 1 or self.broken:
                 raise OSError(self.broken or "the request did not carry its descriptors")
-            pidfd = self._start_student(json.loads(data), fds)
+            request = json.loads(_read_request(fds.pop()))
+            pidfd = self._start_student(request, fds)
         except (OSError, ValueError) as error:
             for fd in fds:
                 os.close(fd)
