@@ -177,3 +177,39 @@ def test_thousands_of_protected_paths_fit_in_a_request() -> None:
     paths = tuple(f"/nonexistent/student{i:05d}/bidirectional_rnn.ipynb" for i in range(5000))
     with Sandbox(worker_context("fork"), Config().limits, paths) as sandbox:
         assert sandbox.admitted()["seccomp"]
+
+
+def test_a_submission_given_up_on_does_not_end_the_others() -> None:
+    """The worker reports each end on the submission's status pipe; one whose grading process
+    stopped listening (a timeout gave up on it) must not bring down the worker, or with it
+    every other student process of the batch."""
+    context = worker_context("fork")
+    with Sandbox(context, Config().limits) as first, Sandbox(context, Config().limits) as other:
+        first.admitted()
+        other.admitted()
+        os.close(first.status_r)  # no longer listening
+        first.status_r = os.open(os.devnull, os.O_RDONLY)  # for __exit__ to close
+        first.stop()
+        time.sleep(0.5)  # the worker reaps it and writes to the closed pipe
+        answer = other.request({"op": "run", "function": "f",
+                                "cells": [{"index": 0, "source": "def f(): return 1"}]}, 30)
+        assert answer["errors"] == [] and answer["defined"]
+
+
+def test_a_late_answer_from_the_worker_is_not_taken_for_the_next(monkeypatch) -> None:
+    """A start that timed out gets its answer late: the next submission must get its own
+    student process, never the one started for the submission given up on."""
+    from grader.isolation import sandbox as sandbox_module
+
+    context = worker_context("fork")
+    with Sandbox(context, Config().limits) as warm:
+        warm.admitted()  # the worker is ready
+    monkeypatch.setattr(sandbox_module, "WORKER_SECONDS", 1e-6)
+    with Sandbox(context, Config().limits) as given_up:
+        assert given_up.student is None and "did not answer" in given_up.isolation["error"]
+    monkeypatch.setattr(sandbox_module, "WORKER_SECONDS", 60.0)
+    with Sandbox(context, Config().limits) as sandbox:
+        assert sandbox.admitted()["seccomp"]
+        answer = sandbox.request({"op": "run", "function": "f",
+                                  "cells": [{"index": 0, "source": "def f(): return 1"}]}, 30)
+        assert answer["defined"]

@@ -15,8 +15,8 @@ Runs in the student process, forked by the worker (worker.py, child.py), in this
                        no TCP, no signals or abstract sockets outside itself
     seccomp            no processes, exec, ptrace, namespaces, mounts, sockets (seccomp_policy)
 
-Nothing here trusts itself: the grading process measures the result from /proc before it lets the
-student's code start (isolation.py).
+Nothing here trusts itself: the grading process measures the result from /proc before it lets
+the student's code start (layers.py).
 """
 
 from __future__ import annotations
@@ -90,16 +90,17 @@ def _redirect_stdio(outdir: str) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    # Whatever the parent made of sys.std* (multiprocessing's stdin is about to be closed, a
-    # test runner's capture), the student's prints go to these files.
+    # Whatever the process it was forked from made of sys.std* (a test runner's capture, a
+    # terminal), the student's prints go to these files.
     sys.stdin = open(0, closefd=False)  # noqa: SIM115 - they live as long as the process
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
 
 
 def _close_inherited(keep_fds: list[int]) -> None:
-    """Everything the warm worker and multiprocessing left open (the resource tracker's pipe,
-    the worker's control socket, other submissions' channels) is closed."""
+    """Everything the worker left open (its control socket and namespace, other submissions'
+    status pipes and pidfds, what the grading process had open when it forked a worker) is
+    closed."""
     bounds = [-1, *sorted({0, 1, 2, *keep_fds}), resource.getrlimit(resource.RLIMIT_NOFILE)[0]]
     for low, high in zip(bounds, bounds[1:], strict=False):
         if high > low + 1:  # os.closerange(n, n) would close everything (close_range(n, -1))

@@ -57,6 +57,10 @@ def measure(pid: int, outside: dict[str, str], allowed_fds: int,
     }
     for layer in NAMESPACES:
         measured[layer] = layer in inside and inside[layer] != outside.get(layer)
+    # A PID namespace of its own: the student process is its first process, PID 1 there (not
+    # one more process in a namespace it shares with other submissions).
+    measured["pid_namespace"] = measured["pid_namespace"] and \
+        status.get("NSpid", "").split()[-1:] == ["1"]
     return measured
 
 

@@ -48,7 +48,8 @@ _serial = itertools.count()
 
 
 class SandboxFailure(Exception):
-    """The child did not answer: it timed out, died, or sent something malformed."""
+    """The student process did not answer: it timed out, died, or sent something malformed;
+    or it could not be started or measured ("isolation")."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -68,7 +69,8 @@ class Captured:
 WORKER_MODES = ("warm", "cold", "fork")
 STUDENT_FDS = 6  # stdin, stdout, stderr, the channel, the grader log, the go-ahead pipe
 READY_SECONDS = 30.0  # confinement is milliseconds; this only bounds a wedged start
-WORKER_SECONDS = 60.0  # a warm worker answers in milliseconds once torch is imported
+WORKER_SECONDS = 60.0  # a worker answers in milliseconds once it has preloaded
+PRELOAD_SECONDS = 600.0  # importing torch: seconds, or minutes on a loaded machine
 
 
 def worker_context(mode: str) -> Workers:
@@ -92,6 +94,7 @@ class Workers:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self._lock = threading.Lock()
+        self._started_lock = threading.Lock()  # end_students runs while threads start more
         self._started: weakref.WeakSet[StudentProcess] = weakref.WeakSet()
         self._worker: _Worker | None = None
         if mode == "fork":
@@ -115,12 +118,15 @@ class Workers:
                 if self._worker is None or not self._worker.alive():
                     self._worker = self._new_worker()
                 student = self._worker.start_student(request, fds)
-        self._started.add(student)
+        with self._started_lock:
+            self._started.add(student)
         return student
 
     def end_students(self) -> None:
         """Kill every student process started so far and not yet closed (Ctrl+C)."""
-        for student in list(self._started):
+        with self._started_lock:
+            students = list(self._started)
+        for student in students:
             student.kill()
 
     def _new_worker(self) -> _Worker:
@@ -142,44 +148,80 @@ class _Worker:
         self.control = ours
         self.process: subprocess.Popen[bytes] | None = None
         self.pid = 0
+        self.preloaded = False
+        self.requests = itertools.count()
         if fork:
             self.pid = os.fork()
             if self.pid == 0:
-                from grader.isolation import worker
+                try:
+                    from grader.isolation import worker
 
-                ours.close()
-                worker.run(theirs.detach(), preload)
+                    ours.close()
+                    worker.run(theirs.detach(), preload)
+                finally:
+                    os._exit(70)  # never back into the grading code it was forked from
         else:
             command = [sys.executable, *subprocess._args_from_interpreter_flags(), "-c",
                        "from grader.isolation.worker import main; main()",
                        "--control", str(theirs.fileno()), "--preload", preload,
                        "--sys-path", json.dumps(sys.path)]
             # Its own session: Ctrl+C reaches this process, which ends the batch in order.
-            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()],
+            # Started in / : `python -c` imports from its working folder first.
+            self.process = subprocess.Popen(command, pass_fds=[theirs.fileno()], cwd="/",
                                             start_new_session=True)
             self.pid = self.process.pid
         theirs.close()
 
     def start_student(self, request: dict[str, Any], fds: list[int]) -> StudentProcess:
-        self.control.settimeout(WORKER_SECONDS)
+        """One request, one answer. Requests are numbered: the late answer to one that timed
+        out is recognised by the next request (and the student it started is killed)."""
+        number = str(next(self.requests))
         # The request travels in a file of its own: a datagram could not hold, say, the
         # thousands of protected paths a batch given as notebook files has.
         body = os.memfd_create("rnn-grader-request", os.MFD_CLOEXEC)
         try:
+            self._wait_preloaded()
             os.write(body, json.dumps(request).encode())
-            socket.send_fds(self.control, [b"start"], [*fds, body])
-            data, received, _, _ = socket.recv_fds(self.control, 65536, 1)
-        except OSError as error:
+            self.control.settimeout(WORKER_SECONDS)
+            socket.send_fds(self.control, [number.encode()], [*fds, body])
+            answer, pidfd = self._answer_to(number)
+        except (OSError, ValueError) as error:
             raise SandboxFailure("isolation", "the sandbox could not be set up (the worker "
                                  f"did not answer: {error})") from None
         finally:
             os.close(body)
-        if not data or not received:
+        if pidfd is None:
+            reason = answer.get("error", "the worker has ended")
+            raise SandboxFailure("isolation", f"the sandbox could not be set up ({reason})")
+        try:
+            return StudentProcess(pidfd)
+        except BaseException:
+            _kill_and_close(pidfd)
+            raise
+
+    def _wait_preloaded(self) -> None:
+        if not self.preloaded:
+            self.control.settimeout(PRELOAD_SECONDS)
+            data, received, _, _ = socket.recv_fds(self.control, 64, 1)
             for fd in received:
                 os.close(fd)
-            reason = json.loads(data).get("error", "?") if data else "the worker has ended"
-            raise SandboxFailure("isolation", f"the sandbox could not be set up ({reason})")
-        return StudentProcess(received[0])
+            if json.loads(data or b"{}") != {"preloaded": True}:
+                raise OSError("the worker ended before it was ready (see its errors above)")
+            self.preloaded = True
+
+    def _answer_to(self, number: str) -> tuple[dict[str, Any], int | None]:
+        """The answer with this number, and the pidfd it carries; answers to earlier requests
+        (given up on) are dropped, their students killed."""
+        while True:
+            data, received, _, _ = socket.recv_fds(self.control, 65536, 1)
+            if not data:
+                return {}, None  # the worker has ended
+            answer = json.loads(data)
+            pidfd = received[0] if received else None
+            if answer.get("request") == number:
+                return answer, pidfd
+            if pidfd is not None:
+                _kill_and_close(pidfd)
 
     def alive(self) -> bool:
         if self.process is not None:
@@ -215,6 +257,12 @@ class StudentProcess:
             self.pidfd = -1
 
 
+def _kill_and_close(pidfd: int) -> None:
+    with contextlib.suppress(OSError):
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    os.close(pidfd)
+
+
 def _pid_of(pidfd: int) -> int:
     """The process's PID as this process sees it (the worker lives in another namespace)."""
     with open(f"/proc/self/fdinfo/{pidfd}") as info:
@@ -237,7 +285,7 @@ class Sandbox:
         self.isolation: dict[str, Any] | None = None
         self.ended: dict[str, int] | None = None
         self.grader_log = ""
-        self.running_cell: int | None = None  # as the child last told it (a claim)
+        self.running_cell: int | None = None  # as the student process last told it (a claim)
         self._killed_by_us = False
 
     def __enter__(self) -> Sandbox:
@@ -263,6 +311,9 @@ class Sandbox:
         except SandboxFailure as failure:
             self.student = None
             self.isolation = {"error": failure.message}
+        except Exception as error:  # noqa: BLE001 - a worker that could not start (EAGAIN...)
+            self.student = None
+            self.isolation = {"error": f"the sandbox could not be set up ({error})"}
         finally:
             child_channel.close()
             for fd in (ready_w, go_r, status_w):
@@ -321,8 +372,12 @@ class Sandbox:
             if probed is None:
                 self.stop()
                 return {"error": "the sandbox could not be set up (see the grader log)"}
-            measured = layers.measure(self.student.pid, _outside(), STUDENT_FDS, probed)
-            if not self.student.alive():  # its PID may since name another process
+            try:
+                measured = layers.measure(self.student.pid, _outside(), STUDENT_FDS, probed)
+            except OSError:
+                measured = {}
+            if not measured or not self.student.alive():  # its PID may name another process
+                self.stop()
                 return {"error": "the student process ended before it was measured"}
             absent = layers.missing(measured)
             if absent and not self.allow_weak:
@@ -389,6 +444,9 @@ class Sandbox:
 
     def __exit__(self, *exc_info: object) -> None:
         try:
+            if self.go_w >= 0:  # never let in: it reads the end of the pipe and exits
+                os.close(self.go_w)
+                self.go_w = -1
             if self.student is not None:
                 if not self._killed_by_us:
                     with contextlib.suppress(wire.WireError, OSError):

@@ -36,6 +36,7 @@ from typing import Any, NoReturn
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 PR_SET_PDEATHSIG = 1
 MAX_REQUEST_BYTES = 64 << 20
+PRELOADED = b'{"preloaded": true}'
 STUDENT_DESCRIPTORS = 4  # result channel, ready pipe (write end), go-ahead pipe (read end), status
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -62,12 +63,16 @@ def run(control_fd: int, preload: str) -> NoReturn:
     if server_pid:
         os.close(control_fd)
         _, status = os.waitpid(server_pid, 0)
-        os._exit(os.waitstatus_to_exitcode(status) & 0x7F)
+        os._exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 70)
     code = 70
     try:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         importlib.import_module(preload)
-        Server(socket.socket(fileno=control_fd), in_user_namespace).serve()
+        server = Server(socket.socket(fileno=control_fd), in_user_namespace)
+        # Told once the preload is done: until then the grading process waits without the
+        # per-request timeout (importing torch can take long on a busy machine).
+        socket.send_fds(server.control, [PRELOADED], [])
+        server.serve()
         code = 0
     finally:
         os._exit(code)
@@ -133,6 +138,7 @@ class Server:
             return False
         if not data:
             return False  # the grading process closed its end (or ended)
+        number = data.decode(errors="replace")  # the request's number, echoed in the answer
         try:
             if len(fds) != STUDENT_DESCRIPTORS + 1 or self.broken:
                 raise OSError(self.broken or "the request did not carry its descriptors")
@@ -141,9 +147,11 @@ class Server:
         except (OSError, ValueError) as error:
             for fd in fds:
                 os.close(fd)
-            socket.send_fds(self.control, [json.dumps({"error": str(error)}).encode()], [])
+            answer = {"request": number, "error": str(error)}
+            socket.send_fds(self.control, [json.dumps(answer).encode()], [])
             return True
-        socket.send_fds(self.control, [b'{"started": true}'], [pidfd])
+        answer = {"request": number, "started": True}
+        socket.send_fds(self.control, [json.dumps(answer).encode()], [pidfd])
         return True
 
     def _start_student(self, request: dict[str, Any], fds: list[int]) -> int:
@@ -181,11 +189,13 @@ class Server:
         os.close(pidfd)
         try:
             _, status = os.waitpid(pid, 0)
+            ended = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) \
+                else {"exit": os.WEXITSTATUS(status)}
         except ChildProcessError:
-            status = signal.SIGKILL
-        ended = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) \
-            else {"exit": os.WEXITSTATUS(status)}
-        with contextlib.suppress(OSError):  # the grading process stopped listening
+            ended = {"signal": signal.SIGKILL}
+        # The grading process may have stopped listening (it gave up on this submission):
+        # that is never a reason to end the batch's other students.
+        with contextlib.suppress(OSError, wire.WireError):
             os.set_blocking(status_w, False)
             wire.send_frame(status_w, wire.dumps(ended))
         os.close(status_w)
